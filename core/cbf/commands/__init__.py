@@ -1,0 +1,1 @@
+"""One module per ``cbf`` subcommand: ``add_arguments(parser)`` and ``main(args) -> int``."""
