@@ -160,6 +160,9 @@ class Objective(nn.Module):
 
     views: frozenset[str] = frozenset()
     weight: float = 1.0
+    #: False for objectives that read the image alone (radiograph diagnosis): when every
+    #: active objective says so, the encoder runs on ``[CLS] f… [SEP]`` only.
+    uses_text: bool = True
 
     def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:  # noqa: B027
         pass

@@ -163,13 +163,17 @@ def bind_dataclass(cls: type, value: Any, path: str = "$") -> Any:
     kwargs = {}
     for name, f in fields.items():
         sub = f"{path}.{name}"
+        kind = f.metadata.get("plugin")
         if name not in value:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(sub, f"required key is missing ({_type_name(hints[name])})")
-            continue
-        kind = f.metadata.get("plugin")
-        if kind is not None:
+            if kind is None:
+                continue
+            # a plugin field's default is written as recipe JSON too: bind it like one
+            raw = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        else:
             raw = value[name]
+        if kind is not None:
             if raw is None and get_origin(hints[name]) in (Union, getattr(types, "UnionType", Union)):
                 kwargs[name] = None
             elif isinstance(raw, list) and get_origin(hints[name]) is list:
@@ -179,7 +183,7 @@ def bind_dataclass(cls: type, value: Any, path: str = "$") -> Any:
             else:
                 kwargs[name] = bind_component(kind, raw, sub)
         else:
-            kwargs[name] = bind(hints[name], value[name], sub)
+            kwargs[name] = bind(hints[name], raw, sub)
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,50 @@
+"""Token corruption shared by every masked-prediction objective (MLM, MMM, fine-tuning).
+
+BERT's recipe: choose target positions, then replace 80% of them with [MASK], 10% with a
+random token from a pool, and keep 10%. Plugins call this rather than re-implementing it so
+that the statistics are the same everywhere (and tested once).
+"""
+from __future__ import annotations
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+def choose_positions(candidates: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """Pick ``max(1, round(rate·n))`` of each row's ``n`` candidate positions uniformly.
+
+    A fixed count per row (VLP's choice) rather than independent coin flips keeps short
+    reports from getting no target at all. Rows without candidates get none.
+    """
+    candidates = candidates.bool()
+    n = candidates.sum(dim=1)
+    k = torch.clamp(torch.round(n.float() * rate), min=1).long()
+    k = torch.minimum(k, n)
+    scores = torch.rand(candidates.shape, generator=generator, device="cpu").to(candidates.device)
+    scores = scores.masked_fill(~candidates, -1.0)
+    order = scores.argsort(dim=1, descending=True)
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+    return (ranks < k[:, None]) & candidates
+
+
+def corrupt(input_ids: torch.Tensor, targets: torch.Tensor, mask_id: int, pool: torch.Tensor,
+            generator: torch.Generator, mask_prob: float = 0.8, random_prob: float = 0.1
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corrupt ``targets`` positions of ``input_ids``; returns (new input ids, labels).
+
+    Labels hold the original id at target positions and ``IGNORE_INDEX`` elsewhere. Random
+    replacements are drawn uniformly from ``pool`` (1-D tensor of token ids).
+    """
+    targets = targets.bool()
+    labels = torch.where(targets, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+    u = torch.rand(input_ids.shape, generator=generator, device="cpu").to(input_ids.device)
+    to_mask = targets & (u < mask_prob)
+    to_random = targets & (u >= mask_prob) & (u < mask_prob + random_prob)
+    out = input_ids.clone()
+    out[to_mask] = mask_id
+    if pool.numel() and to_random.any():
+        pick = torch.randint(pool.numel(), (int(to_random.sum()),), generator=generator, device="cpu")
+        out[to_random] = pool.to(input_ids.device)[pick.to(input_ids.device)]
+    return out, labels

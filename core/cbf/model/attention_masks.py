@@ -1,0 +1,30 @@
+"""The two attention views of VLP / Clinical-BERT over ``[CLS] f_1..f_C [SEP] w_1..w_L``.
+
+*bi*: every token sees every valid (non-pad) token.
+*s2s*: the image segment ([CLS], visual tokens, first [SEP]) sees only the image segment; a
+text token sees the image segment, the text to its left and itself. Causality inside the
+text is what lets the report decoder cache keys/values: the prefix never changes.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def build_attention_mask(image_valid: torch.Tensor, text_valid: torch.Tensor, attention: str) -> torch.Tensor:
+    """Boolean (B, 1, T, T) mask, True where a query (row) may attend to a key (column).
+
+    ``image_valid`` (B, P) covers the image segment ([CLS], visual tokens, [SEP]);
+    ``text_valid`` (B, L) covers the text slots (report tokens and final [SEP]).
+    """
+    if attention not in ("bi", "s2s"):
+        raise ValueError(f"unknown attention view {attention!r}; expected 'bi' or 's2s'")
+    key_valid = torch.cat([image_valid, text_valid], dim=1)  # (B, T)
+    b, p = image_valid.shape
+    t = key_valid.shape[1]
+    allowed = key_valid[:, None, :].expand(b, t, t)
+    if attention == "s2s":
+        pos = torch.arange(t, device=key_valid.device)
+        q, k = pos[:, None], pos[None, :]
+        structure = (k < p) | ((q >= p) & (k <= q))  # image segment, or causal text
+        allowed = allowed & structure
+    return allowed[:, None, :, :]
