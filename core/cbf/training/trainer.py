@@ -203,22 +203,32 @@ class Trainer:
         bar = tqdm(range(self.start_step, cfg.max_steps), initial=self.start_step, total=cfg.max_steps,
                    desc=f"{run.config.name}", unit="step", dynamic_ncols=True)
         val_metrics: dict[str, float] = {}
-        for step in bar:
-            batches = [next(it) for _ in range(cfg.grad_accum)]
-            for b in batches:
-                bad_images.extend(b.pop("bad_images", []))
-            view, losses = self._step(step, batches)
-            lr = self.optimizer.param_groups[0]["lr"]
-            self.history.append({"step": step + 1, "view": view, **{k: round(v, 6) for k, v in losses.items()}})
-            self.pm.hook.cbf_step_end(run=run, step=step + 1, view=view, losses=losses, lr=lr)
-            if (step + 1) % max(1, cfg.log_every) == 0 or step == self.start_step:
-                bar.set_postfix(view=view, loss=f"{losses['total']:.3f}")
-            done = step + 1 == cfg.max_steps
-            if (cfg.eval_every and (step + 1) % cfg.eval_every == 0) or done:
-                val_metrics = self.evaluate("val")
-                self.pm.hook.cbf_eval_end(run=run, step=step + 1, metrics=val_metrics)
-            if (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0) or done:
-                self.save(step + 1)
+        completed = self.start_step
+        try:
+            for step in bar:
+                batches = [next(it) for _ in range(cfg.grad_accum)]
+                for b in batches:
+                    bad_images.extend(b.pop("bad_images", []))
+                view, losses = self._step(step, batches)
+                completed = step + 1
+                lr = self.optimizer.param_groups[0]["lr"]
+                self.history.append({"step": completed, "view": view, **{k: v for k, v in losses.items()}})
+                if completed % max(1, cfg.log_every) == 0 or step == self.start_step:
+                    bar.set_postfix(view=view, loss=f"{losses['total']:.3f}")
+                self.pm.hook.cbf_step_end(run=run, step=completed, view=view, losses=losses, lr=lr)
+                done = completed == cfg.max_steps
+                if (cfg.eval_every and completed % cfg.eval_every == 0) or done:
+                    val_metrics = self.evaluate("val")
+                    self.pm.hook.cbf_eval_end(run=run, step=completed, metrics=val_metrics)
+                if (cfg.checkpoint_every and completed % cfg.checkpoint_every == 0) or done:
+                    self.save(completed)
+        except KeyboardInterrupt:
+            # stop at will: keep every finished step, so that --resume continues exactly here
+            bar.close()
+            if completed > self.start_step:
+                path = self.save(completed)
+                self.log(f"interrupted after step {completed}; saved {path}; continue with --resume")
+            raise
         bar.close()
         metrics = self._final_metrics(val_metrics, time.time() - started, bad_images)
         self.pm.hook.cbf_run_end(run=run, metrics=metrics)
