@@ -171,8 +171,22 @@ class Objective(nn.Module):
         raise NotImplementedError
 
 
+class Head(Objective):
+    """A downstream task head (report generation, diagnosis). It trains exactly like an
+    objective (the trainer adds it to the step's losses under its recipe name) and adds an
+    inference method that the ``cbf generate`` / ``cbf diagnose`` commands call:
+
+    * generation heads: ``generate(model, batch, tokenizer, **options) -> list[list[int]]``
+    * classification heads: ``predict(model, batch) -> Tensor (B, K)`` probabilities, with
+      ``label_names`` naming the K outputs.
+    """
+
+    task: ClassVar[str] = "head"
+
+
 __all__ = [
     "Annotator",
+    "Head",
     "Backbone",
     "BuildContext",
     "Labeler",

@@ -80,7 +80,9 @@ class RunConfig:
     name: str
     data: DataSettings
     model: ModelSettings
-    objectives: dict[str, Component] = plugin("objectives")
+    objectives: dict[str, Component] = plugin("objectives", default_factory=dict)
+    #: a downstream head (``rrg``, ``rd``): trained with the objectives, used by generate/diagnose
+    head: Component | None = plugin("heads", default=None)
     #: which attention view each step uses, with the recipe's ratios (paper: s2s 0.5 : bi 0.25 : MMM 0.25)
     views: Component = plugin("samplers", default_factory=lambda: {"type": "weighted_views"})
     trainer: TrainerSettings = field(default_factory=TrainerSettings)
@@ -93,5 +95,7 @@ class RunConfig:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        if not self.objectives:
-            raise ValueError("a recipe needs at least one objective")
+        if not self.objectives and self.head is None:
+            raise ValueError("a recipe needs at least one objective or a head")
+        if self.head is not None and self.head.type in self.objectives:
+            raise ValueError(f"the head's name {self.head.type!r} is also an objective's name")

@@ -57,6 +57,10 @@ class Run:
     mesh_token_ids: list[int] = field(default_factory=list)
 
     @property
+    def head(self) -> Any:
+        return self.objectives.get(self.config.head.type) if self.config.head is not None else None
+
+    @property
     def config_hash(self) -> str:
         return config_hash(self.config_json)
 
@@ -150,6 +154,8 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None, *, resume_st
     ctx = BuildContext(model=model, tokenizer=tokenizer, mesh_token_ids=mesh_ids,
                        views=tuple(getattr(sampler, "views", ())))
     objectives = {name: comp.build(ctx) for name, comp in config.objectives.items()}
+    if config.head is not None:  # the head trains like one more objective, under its type name
+        objectives[config.head.type] = config.head.build(ctx)
     if config.init_from and resume_state is None and init_state is not None:
         _load_weights(model, objectives, init_state, config.init_from, log)
     device = pick_device(config.trainer.device)
