@@ -102,3 +102,13 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     bad_path = _write(tmp_path, json.dumps(bad), "bad.jsonnet")
     assert main(["validate", str(bad_path)]) == 1
     assert "$.seed: expected an integer" in capsys.readouterr().err
+
+
+def test_overrides_are_late_bound_inside_jsonnet(tmp_path):
+    """A recipe that derives its dataset from a hidden ``data.root`` reacts to ``-o data.root=``."""
+    path = _write(tmp_path, "{ name: 'x', data: { root:: null, dataset: if self.root == null then "
+                            "{ type: 'demo' } else { type: 'mimic_cxr', root: $.data.root } }, xs: [{ a: 1 }] }")
+    assert load_recipe(path)["data"]["dataset"] == {"type": "demo"}
+    data = load_recipe(path, ["data.root=/data/mimic", "xs.0.a=5"])
+    assert data["data"]["dataset"] == {"type": "mimic_cxr", "root": "/data/mimic"}
+    assert data["xs"] == [{"a": 5}]

@@ -79,6 +79,40 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def _mixin(parts: list[str], value: Any) -> str:
+    """``a.b.c=v`` as a Jsonnet object mixin ``{a+: {b+: {c: v}}}``."""
+    text = json.dumps(value)
+    for i, part in enumerate(reversed(parts)):
+        sep = ":" if i == 0 else "+:"
+        text = "{" + json.dumps(part) + sep + " " + text + "}"
+    return text
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None,
                 ext_vars: dict[str, str] | None = None) -> dict[str, Any]:
-    return apply_overrides(evaluate(path, ext_vars), overrides or [])
+    """Evaluate ``path`` with ``overrides`` applied.
+
+    Overrides of object keys are applied *inside* Jsonnet, as mixins on the recipe object, so
+    late-bound recipes react to them: a recipe whose dataset reads ``self.root`` switches to
+    MIMIC-CXR when run with ``-o data.root=/data/mimic``. Paths through arrays (``a.0.b``) are
+    set on the evaluated JSON instead. Either way, a path whose parent does not exist in the
+    recipe is an error, so a typo never silently adds a key.
+    """
+    import _jsonnet
+
+    base = evaluate(path, ext_vars)
+    overrides = overrides or []
+    apply_overrides(json.loads(json.dumps(base)), overrides)  # validates every path against the recipe
+    mixins = [parse_override(o) for o in overrides]
+    late = [(p, v) for p, v in mixins if not any(x.isdigit() for x in p)]
+    rest = [o for o, (p, _) in zip(overrides, mixins) if any(x.isdigit() for x in p)]
+    if late:
+        path = Path(path).resolve()
+        snippet = f"(import {json.dumps(str(path))})" + "".join(" + " + _mixin(p, v) for p, v in late)
+        try:
+            text = _jsonnet.evaluate_snippet(f"{path} with overrides", snippet, ext_vars=ext_vars or {},
+                                             jpathdir=_lib_dirs(path))
+        except RuntimeError as exc:
+            raise RecipeError(f"{path}: Jsonnet error with overrides {overrides}:\n{str(exc).strip()}") from exc
+        base = json.loads(text)
+    return apply_overrides(base, rest)
