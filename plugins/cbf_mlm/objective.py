@@ -49,13 +49,12 @@ class MaskedLanguageModeling(Objective):
 
     def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:
         text = batch["text_ids"]
-        candidates = batch["text_mask"].bool()
+        # never in place: batch["text_mask"] is the attention mask the encoder reads next
+        candidates = batch["text_mask"].bool() & (batch["input_ids"] == text)  # skip positions others own
         if not self.config.predict_end:
-            candidates &= text != self.sep_id
+            candidates = candidates & (text != self.sep_id)
         if self.config.exclude_mesh and "mesh_tags" in batch:
-            candidates &= batch["mesh_tags"] == 0
-        # corrupt what earlier objectives left in input_ids, never positions they already own
-        candidates &= batch["input_ids"] == text
+            candidates = candidates & (batch["mesh_tags"] == 0)
         targets = choose_positions(candidates, self.config.mask_rate, generator)
         batch["input_ids"], labels = corrupt(batch["input_ids"], targets, self.mask_id, self.pool, generator,
                                              self.config.mask_token_prob, self.config.random_token_prob)
