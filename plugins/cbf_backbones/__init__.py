@@ -4,5 +4,6 @@ from .base import TorchvisionBackbone
 from .config import BackboneConfig
 from .densenet import DenseNet121
 from .resnet import ResNet18, ResNet50
+from .small_cnn import SmallCNN
 
-__all__ = ["BackboneConfig", "DenseNet121", "ResNet18", "ResNet50", "TorchvisionBackbone"]
+__all__ = ["BackboneConfig", "DenseNet121", "ResNet18", "ResNet50", "SmallCNN", "TorchvisionBackbone"]

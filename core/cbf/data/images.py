@@ -260,16 +260,22 @@ class ImageTransform:
     def one(self, view: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """One view → (3, size, size) float32."""
         img = _to_uint8_chw(view)
+        already_sized = img.shape[-2] == img.shape[-1] == self.size
+        zoom = 1.0
         if self.train:
-            img = self._random_crop(img, generator)
-        else:
+            if already_sized:  # crop folded into the affine below as a zoom: one resampling, not two
+                u = torch.rand(1, generator=generator)
+                zoom = 1.0 / math.sqrt(self.scale[0] + float(u[0]) * (self.scale[1] - self.scale[0]))
+            else:
+                img = self._random_crop(img, generator)
+        elif not already_sized:
             img = TF.resize(img, [self.size], interpolation=InterpolationMode.BILINEAR, antialias=True)
             img = TF.center_crop(img, [self.size, self.size])
         x = img.to(torch.float32).div_(255.0)
-        if self.train and (self.degrees > 0 or self.translate > 0):
+        if self.train and (self.degrees > 0 or self.translate > 0 or zoom != 1.0):
             u = torch.rand(3, generator=generator) * 2 - 1
             shift = [float(u[1]) * self.translate * self.size, float(u[2]) * self.translate * self.size]
-            x = TF.affine(x, angle=float(u[0]) * self.degrees, translate=shift, scale=1.0,
+            x = TF.affine(x, angle=float(u[0]) * self.degrees, translate=shift, scale=zoom,
                           shear=[0.0, 0.0], interpolation=InterpolationMode.BILINEAR, fill=0.0)
         if x.shape[0] == 1:
             x = x.expand(3, -1, -1)
