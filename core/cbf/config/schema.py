@@ -50,6 +50,8 @@ class DataSettings:
 @dataclass
 class TrainerSettings:
     max_steps: int = 1000
+    #: when set, overrides max_steps: epochs × training studies / (batch_size × grad_accum)
+    epochs: float | None = None
     batch_size: int = 32
     grad_accum: int = 1
     lr: float = 1e-4

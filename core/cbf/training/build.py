@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,10 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None, *, resume_st
     records = {split: dataset.records(split) for split in ("train", "val", "test")}
     if not records["train"]:
         raise DataError(f"{config.data.dataset.type}: the training split is empty")
+    if config.trainer.epochs is not None:
+        per_step = config.trainer.batch_size * config.trainer.grad_accum
+        config.trainer.max_steps = max(1, math.ceil(config.trainer.epochs * len(records["train"]) / per_step))
+        log(f"{config.trainer.epochs:g} epochs of {len(records['train'])} studies = {config.trainer.max_steps} steps")
     tokenizer: Tokenizer = config.data.tokenizer.build()
     annotators: list[Annotator] = [c.build() for c in config.data.annotators]
     check_annotator_order(tokenizer, annotators, dataset)

@@ -1,0 +1,2 @@
+// Table 5: IMM region sparsity K = 12.
+local lib = import '../lib/pretrain.libsonnet'; lib.ablation('imm_k12', lib.objectives.mlm + lib.objectives.cd + lib.objectives.mmm + lib.objectives.imm(k=12))
