@@ -1,0 +1,24 @@
+// Pieces of the demo pipeline, shared by recipes/demo.jsonnet and its variants.
+// Sizes are chosen for a 2-core laptop CPU: 128 px phantoms, a small CNN trained from scratch
+// (no ImageNet weights offline), a 4-layer encoder 256 wide. The paper's sizes live in pretrain.jsonnet.
+{
+  data:: {
+    dataset: { type: 'demo', image_size: 128 },
+    tokenizer: { type: 'word_tokenizer', min_count: 3, max_length: 60 },
+    annotators: [{ type: 'mesh' }, { type: 'chexpert_rules' }],
+  },
+  model:: {
+    backbone: { type: 'small_cnn' },
+    image_size: 128,
+    encoder: { hidden_size: 256, num_layers: 4, num_heads: 4, intermediate_size: 1024 },
+  },
+  trainer(steps, lr=5e-4):: {
+    max_steps: steps,
+    batch_size: 32,
+    lr: lr,
+    lr_visual: lr,
+    warmup_steps: std.floor(steps / 10),
+    eval_batches: 4,
+    log_every: 10,
+  },
+}
