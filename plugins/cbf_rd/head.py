@@ -1,0 +1,122 @@
+"""Radiograph diagnosis (paper, "Downstream Tasks"): the encoder runs on ``[CLS] f… [SEP]`` only
+(``uses_text = False``) under the bi view, one FC layer maps E[CLS] to K logits, and a sigmoid
+gives each finding's probability; a finding is positive at ``threshold`` (paper: 0.5).
+
+Targets are the dataset's task labels (``batch["labels"]``: NIH ChestX-ray14's 14 findings in
+:data:`cbf.fields.NIH_LABELS` order, COV-CTR's COVID label, …) or, with ``target: "chexpert"``,
+the 14 CheXpert observations under U-Zeros (1 → 1; 0, -1 uncertain and blank → 0), e.g. for
+the demo set whose labels come from the labeler. A NaN task label is left out of the loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cbf.api import VIEW_ATTENTION, BuildContext, Head
+from cbf.errors import DataError
+from cbf.fields import CHEXPERT, CHEXPERT_LABELS, LABELS, NIH_LABELS
+
+
+class RadiographDiagnosisHead(Head):
+    task: ClassVar[str] = "classification"
+    uses_text = False
+
+    @dataclass
+    class Config:
+        weight: float = 1.0
+        views: list[str] = field(default_factory=lambda: ["bi"])
+        #: "labels": the dataset's task labels; "chexpert": CheXpert observations, U-Zeros
+        target: Literal["labels", "chexpert"] = "labels"
+        num_labels: int = 14
+        #: names of the K outputs; default: NIH ChestX-ray14 (target labels, K = 14) or the
+        #: CheXpert observations (target chexpert), else label_0 … label_{K-1}
+        label_names: list[str] | None = None
+        threshold: float = 0.5
+
+        def validate(self) -> None:
+            if self.num_labels < 1:
+                raise ValueError(f"num_labels must be >= 1, got {self.num_labels}")
+            if self.target == "chexpert" and self.num_labels != len(CHEXPERT_LABELS):
+                raise ValueError(f"target 'chexpert' has {len(CHEXPERT_LABELS)} labels; num_labels is "
+                                 f"{self.num_labels}")
+            if self.label_names is not None:
+                if len(self.label_names) != self.num_labels:
+                    raise ValueError(f"label_names has {len(self.label_names)} names for num_labels="
+                                     f"{self.num_labels}")
+                if len(set(self.label_names)) != len(self.label_names):
+                    raise ValueError("label_names must be unique")
+            if not 0 < self.threshold < 1:
+                raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+            if not self.views:
+                raise ValueError("views must name at least one view")
+            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
+            if unknown:
+                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
+            if self.weight < 0:
+                raise ValueError("weight must be >= 0")
+
+        def names(self) -> list[str]:
+            if self.label_names is not None:
+                return list(self.label_names)
+            if self.target == "chexpert":
+                return list(CHEXPERT_LABELS)
+            if self.num_labels == len(NIH_LABELS):
+                return list(NIH_LABELS)
+            return [f"label_{i}" for i in range(self.num_labels)]
+
+    def __init__(self, config: "RadiographDiagnosisHead.Config", ctx: BuildContext) -> None:
+        super().__init__()
+        self.config = config
+        self.weight = config.weight
+        self.views = frozenset(config.views)
+        self.label_names: list[str] = config.names()
+        self.threshold = config.threshold
+        self.classifier = nn.Linear(ctx.hidden_size, config.num_labels)
+        nn.init.normal_(self.classifier.weight, std=0.02)
+        nn.init.zeros_(self.classifier.bias)
+
+    def logits(self, out: Any) -> torch.Tensor:
+        return self.classifier(out.cls)
+
+    def targets(self, batch: dict[str, Any]) -> torch.Tensor:
+        """(B, K) float targets, NaN where unknown (left out of the loss)."""
+        key = CHEXPERT if self.config.target == "chexpert" else LABELS
+        if key not in batch:
+            hint = (" (use target: 'chexpert' when the labels come from a labeler)" if key == LABELS
+                    else " (add a CheXpert labeler to data.annotators)")
+            raise DataError(f"head 'rd' with target {self.config.target!r} needs the batch field {key!r}, "
+                            f"which this dataset does not provide{hint}")
+        y = batch[key].float()
+        if y.dim() != 2 or y.shape[1] != self.config.num_labels:
+            raise DataError(f"head 'rd': batch field {key!r} has shape {tuple(y.shape)}, expected "
+                            f"(batch, {self.config.num_labels}) (set num_labels to the dataset's label count)")
+        if self.config.target == "chexpert":  # U-Zeros: positive stays 1; negative, uncertain, blank → 0
+            return (y == 1).float()
+        return y
+
+    def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:
+        y = self.targets(batch).to(out.hidden.device)
+        known = ~torch.isnan(y)
+        if not known.any():
+            return None
+        logits = self.logits(out).float()
+        return F.binary_cross_entropy_with_logits(logits[known], y[known])
+
+    @torch.no_grad()
+    def predict(self, model: Any, batch: dict[str, Any]) -> torch.Tensor:
+        """(B, K) probabilities for ``batch`` (``images``, ``image_mask``), in ``label_names`` order."""
+        device = next(model.parameters()).device
+        inputs = {"images": batch["images"].to(device), "image_mask": batch["image_mask"].to(device)}
+        was_training, head_training = model.training, self.training
+        model.eval()
+        self.eval()
+        try:
+            out = model(inputs, "bi", use_text=False)
+            return torch.sigmoid(self.logits(out).float())
+        finally:
+            model.train(was_training)
+            self.train(head_training)

@@ -1,0 +1,152 @@
+"""Radiograph report generation (paper, "Downstream Tasks"): fine-tuning and decoding.
+
+Training: "fine-tune without the bidirectional objective". On the s2s view a share of the
+report's positions (``mask_rate``, VLP's 15% by default) is corrupted 80/10/10 by the core's
+shared :func:`cbf.masking.corrupt` and predicted through the model's shared prediction head;
+each target sees the image and the words to its left, exactly what the decoder sees. MeSH
+words are left to MMM (``exclude_mesh``), which the recipe adds on its own share of steps
+(paper: s2s 0.75 : MMM 0.25). The report's closing [SEP] is a candidate target like any word,
+so that decoding learns to stop; ``always_predict_end`` makes it a target on every row.
+
+Inference: :meth:`ReportGenerationHead.generate`, the paper's append-[MASK]-and-predict loop
+under beam search (:mod:`cbf_rrg.beam`), with a key/value cache (:mod:`cbf_rrg.decoders`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer
+from cbf.masking import IGNORE_INDEX, choose_positions, corrupt
+from cbf_rrg.beam import BeamOptions, beam_search
+from cbf_rrg.decoders import CachedDecoder, FullDecoder
+
+
+class ReportGenerationHead(Head):
+    task: ClassVar[str] = "generation"
+
+    @dataclass
+    class Config:
+        weight: float = 1.0
+        #: s2s only: the paper fine-tunes without the bidirectional objective
+        views: list[str] = field(default_factory=lambda: ["s2s"])
+        #: share of the candidate positions predicted per report. 0.15 is VLP's seq2seq
+        #: fine-tuning; higher rates (0.3–0.5) give more targets per step (faster fine-tuning on
+        #: small sets) at the price of a more corrupted left context than decoding will see.
+        mask_rate: float = 0.15
+        mask_token_prob: float = 0.8
+        random_token_prob: float = 0.1
+        #: MeSH-tagged words are MMM's targets (the recipe adds MMM on its own steps)
+        exclude_mesh: bool = True
+        #: the closing [SEP] is a candidate target (decoding must learn to stop)
+        predict_end: bool = True
+        #: also make the closing [SEP] a target on every row, on top of the sampled ones
+        always_predict_end: bool = False
+        # decoding defaults (the paper: beam 5; max length 60 IU, 80 COV-CTR, 100 MIMIC-CXR);
+        # ``cbf generate`` options override them
+        beam_size: int = 5
+        max_length: int = 60
+        min_length: int = 0
+        length_penalty: float = 1.0
+        no_repeat_ngram_size: int = 0
+        #: never emit [UNK] (a report of "[UNK]" words helps nobody)
+        block_unk: bool = True
+
+        def validate(self) -> None:
+            if not self.views:
+                raise ValueError("views must name at least one view")
+            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
+            if unknown:
+                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
+            bi = [v for v in self.views if VIEW_ATTENTION[v] != "s2s"]
+            if bi:
+                raise ValueError(f"report generation trains on s2s views only (the decoder sees the left "
+                                 f"context alone); got {bi}")
+            if not 0 < self.mask_rate <= 1:
+                raise ValueError(f"mask_rate must be in (0, 1], got {self.mask_rate}")
+            if min(self.mask_token_prob, self.random_token_prob) < 0 or \
+                    self.mask_token_prob + self.random_token_prob > 1:
+                raise ValueError("mask_token_prob and random_token_prob must be >= 0 and sum to <= 1")
+            if self.weight < 0:
+                raise ValueError("weight must be >= 0")
+            self.beam_options().validate()
+
+        def beam_options(self, **overrides: Any) -> BeamOptions:
+            values = {"beam_size": self.beam_size, "max_length": self.max_length, "min_length": self.min_length,
+                      "length_penalty": self.length_penalty, "no_repeat_ngram_size": self.no_repeat_ngram_size}
+            values.update({k: v for k, v in overrides.items() if v is not None})
+            return BeamOptions(**values)
+
+    labels_key = "rrg_labels"
+
+    def __init__(self, config: "ReportGenerationHead.Config", ctx: BuildContext) -> None:
+        super().__init__()
+        self.config = config
+        self.weight = config.weight
+        self.views = frozenset(config.views)
+        tok = ctx.tokenizer
+        self.mask_id, self.sep_id = tok.mask_id, tok.sep_id
+        special = tok.special_ids
+        self.register_buffer("pool", torch.tensor([i for i in range(len(tok.vocab)) if i not in special],
+                                                  dtype=torch.long), persistent=False)
+        # the prediction head is the model's, shared with MLM/MMM: kept out of this module's parameters
+        self._shared = {"head": ctx.model.prediction_head}
+
+    # -- training ------------------------------------------------------------------------
+    def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:
+        text = batch["text_ids"]
+        real = batch["text_mask"].bool()
+        candidates = real.clone()
+        is_end = text == self.sep_id
+        if not self.config.predict_end:
+            candidates &= ~is_end
+        if self.config.exclude_mesh and "mesh_tags" in batch:
+            candidates &= batch["mesh_tags"] == 0
+        untouched = batch["input_ids"] == text  # never take positions an earlier objective owns
+        candidates &= untouched
+        targets = choose_positions(candidates, self.config.mask_rate, generator)
+        if self.config.always_predict_end:
+            targets |= is_end & real & untouched
+        batch["input_ids"], labels = corrupt(batch["input_ids"], targets, self.mask_id, self.pool, generator,
+                                             self.config.mask_token_prob, self.config.random_token_prob)
+        batch[self.labels_key] = labels
+
+    def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:
+        labels = batch[self.labels_key]
+        selected = labels != IGNORE_INDEX
+        if not selected.any():
+            return None
+        logits = self._shared["head"](out.text[selected])
+        return F.cross_entropy(logits.float(), labels[selected])
+
+    # -- inference -----------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, model: Any, batch: dict[str, Any], tokenizer: Tokenizer, *,
+                 beam_size: int | None = None, max_length: int | None = None, min_length: int | None = None,
+                 length_penalty: float | None = None, no_repeat_ngram_size: int | None = None,
+                 block_unk: bool | None = None, use_cache: bool = True) -> list[list[int]]:
+        """Token ids (no specials) of the best report per study of ``batch`` (``images``,
+        ``image_mask``). Options left at None take the head's configured values."""
+        options = self.config.beam_options(beam_size=beam_size, max_length=max_length, min_length=min_length,
+                                           length_penalty=length_penalty,
+                                           no_repeat_ngram_size=no_repeat_ngram_size)
+        options.validate()
+        images, image_mask = batch["images"], batch["image_mask"]
+        device = next(model.parameters()).device
+        images, image_mask = images.to(device), image_mask.to(device)
+        blocked = [tokenizer.pad_id, tokenizer.cls_id, tokenizer.mask_id]
+        if self.config.block_unk if block_unk is None else block_unk:
+            blocked.append(tokenizer.unk_id)
+        was_training = model.training
+        model.eval()
+        try:
+            cls = CachedDecoder if use_cache else FullDecoder
+            decoder = cls(model, images, image_mask, options.beam_size, tokenizer.mask_id)
+            best = beam_search(decoder, images.shape[0], options, sep_id=tokenizer.sep_id, blocked_ids=blocked,
+                               device=device)
+        finally:
+            model.train(was_training)
+        return [list(h.tokens) if h is not None else [] for h in best]
