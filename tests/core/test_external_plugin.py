@@ -51,3 +51,10 @@ def test_example_plugin_own_test_passes_in_a_fresh_interpreter(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+def test_contract_kit_checks_heads_too():
+    rrg = check_objective("rrg", {"mask_rate": 0.5}, kind="heads")
+    assert rrg.losses["s2s"] > 0 and rrg.backbone_grad["s2s"] > 0
+    rd = check_objective("rd", {"target": "chexpert"}, kind="heads")
+    assert rd.encoder_grad["bi"] > 0

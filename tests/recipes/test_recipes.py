@@ -25,10 +25,35 @@ TINY = [
 ]
 
 
+def _needs_root(path: Path) -> bool:
+    return path.name.startswith("finetune_")
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(RECIPES)))
-def test_recipe_validates(path):
-    resolved = validate_recipe(load_recipe(path))
+def test_recipe_validates(path, tmp_path):
+    overrides = [f"root={tmp_path}"] if _needs_root(path) else []
+    resolved = validate_recipe(load_recipe(path, overrides))
     assert resolved["name"]
+
+
+def test_finetune_recipes_carry_the_paper_settings(tmp_path):
+    iu = validate_recipe(load_recipe(RECIPES / "finetune_rrg_iu.jsonnet", [f"root={tmp_path}"]))
+    train = iu["stages"][0]["run"]
+    assert train["data"]["dataset"]["type"] == "iu_xray" and train["vocabulary"] == "fit"
+    assert (train["trainer"]["batch_size"], train["trainer"]["lr"]) == (16, 1e-5)
+    assert train["views"]["ratios"] == {"s2s": 0.75, "mmm": 0.25}
+    assert [s["stage"] for s in iu["stages"]] == ["train", "generate", "evaluate_reports"]
+    assert iu["stages"][1]["beam_size"] == 5 and iu["stages"][1]["max_length"] == 60
+    lengths = {n: validate_recipe(load_recipe(RECIPES / f"finetune_rrg_{n}.jsonnet", [f"root={tmp_path}"]))
+               ["stages"][1]["max_length"] for n in ("iu", "mimic", "covctr")}
+    assert lengths == {"iu": 60, "mimic": 100, "covctr": 80}
+    cc = validate_recipe(load_recipe(RECIPES / "finetune_rrg_covctr.jsonnet", [f"root={tmp_path}"]))
+    assert cc["stages"][-1]["stage"] == "evaluate_diagnosis" and cc["stages"][-2]["run"]["head"]["label_names"] == ["COVID-19"]
+    nih = validate_recipe(load_recipe(RECIPES / "finetune_rd_nih.jsonnet", [f"root={tmp_path}"]))
+    assert nih["stages"][0]["run"]["head"]["num_labels"] == 14 and nih["stages"][0]["run"]["trainer"]["batch_size"] == 32
+    # without a root the IU recipe falls back to the demo set and says so
+    demo = load_recipe(RECIPES / "finetune_rrg_iu.jsonnet")
+    assert demo["stages"][0]["run"]["data"]["dataset"]["type"] == "demo" and "DEMO" in demo["description"]
 
 
 def test_ablation_rows_differ_by_their_objectives_only():

@@ -93,6 +93,10 @@ class RunConfig:
     out_dir: str | None = None  # default: runs/<name>
     #: start from another run's weights (fine-tuning): a run folder or checkpoint file
     init_from: str | None = None
+    #: with init_from: "checkpoint" keeps the earlier run's vocabulary; "fit" builds this
+    #: dataset's own (the paper: 764 words for IU, 333 for COV-CTR) and carries over the
+    #: embedding and output rows of the words both vocabularies share
+    vocabulary: Literal["checkpoint", "fit"] = "checkpoint"
     description: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
 

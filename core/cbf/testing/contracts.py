@@ -66,11 +66,18 @@ class ContractResult:
 
 
 def check_objective(name: str, options: dict[str, Any] | None = None, *, views: list[str] | None = None,
-                    needs_image: bool = True) -> ContractResult:
-    """Assert the objective's contract on every view it subscribes to; return what was measured."""
-    recipe = tiny_recipe({"under_test": {"type": name, **(options or {})}})
-    run = build_tiny_run(recipe)
-    objective = run.objectives["under_test"]
+                    needs_image: bool = True, kind: str = "objectives") -> ContractResult:
+    """Assert the objective's (or, with ``kind="heads"``, the head's) training contract on every
+    view it subscribes to; return what was measured."""
+    spec = {"type": name, **(options or {})}
+    if kind == "heads":
+        recipe = tiny_recipe({}, head=spec)
+        run = build_tiny_run(recipe)
+        objective = run.objectives[name]
+    else:
+        recipe = tiny_recipe({"under_test": spec})
+        run = build_tiny_run(recipe)
+        objective = run.objectives["under_test"]
     assert objective.views, f"objective {name!r} subscribes to no view"
     result = ContractResult({}, {}, {})
     for view in views or sorted(objective.views):

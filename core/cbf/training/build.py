@@ -138,7 +138,8 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None, *, resume_st
         init_state = resume_state
     elif config.init_from:
         init_state = load_checkpoint(config.init_from)
-    if init_state is not None and "annotators" in init_state:  # the vocabulary the weights were trained with
+    refit = resume_state is None and config.vocabulary == "fit"
+    if init_state is not None and "annotators" in init_state and not refit:  # the weights' own vocabulary
         tokenizer.load_state_dict(init_state["annotators"]["tokenizer"])
         for ann, st in zip(annotators, init_state["annotators"].get("annotators", [])):
             ann.load_state_dict(st)
@@ -162,7 +163,7 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None, *, resume_st
     if config.head is not None:  # the head trains like one more objective, under its type name
         objectives[config.head.type] = config.head.build(ctx)
     if config.init_from and resume_state is None and init_state is not None:
-        _load_weights(model, objectives, init_state, config.init_from, log)
+        _load_weights(model, objectives, init_state, config.init_from, log, tokenizer.vocab)
     device = pick_device(config.trainer.device)
     model.to(device)
     for obj in objectives.values():
@@ -173,11 +174,38 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None, *, resume_st
                hooks=hooks, device=device, mesh_token_ids=mesh_ids)
 
 
+#: model weights with one row per vocabulary entry
+VOCAB_ROWS = ("encoder.embeddings.word_embeddings.weight", "prediction_head.decoder.weight",
+              "prediction_head.decoder.bias")
+
+
+def remap_vocabulary(weights: dict[str, torch.Tensor], model: ClinicalBert, old_vocab: list[str],
+                     new_vocab: list[str]) -> tuple[dict[str, torch.Tensor], int]:
+    """Carry the rows of words both vocabularies share; other rows keep their fresh init."""
+    weights = dict(weights)
+    own = model.state_dict()
+    index = {tok: i for i, tok in enumerate(old_vocab)}
+    pairs = [(j, index[tok]) for j, tok in enumerate(new_vocab) if tok in index]
+    new_idx = torch.tensor([j for j, _ in pairs], dtype=torch.long)
+    old_idx = torch.tensor([i for _, i in pairs], dtype=torch.long)
+    for key in VOCAB_ROWS:
+        if key in weights:
+            rows = own[key].clone()
+            rows[new_idx] = weights[key][old_idx].to(rows.dtype)
+            weights[key] = rows
+    return weights, len(pairs)
+
+
 def _load_weights(model: ClinicalBert, objectives: dict[str, Objective], state: dict, source: str,
-                  log: Any) -> None:
+                  log: Any, vocab: list[str] | None = None) -> None:
     """Fine-tuning start: the encoder, backbone and shared head come from the earlier run;
     objectives/heads with the same name and shapes too, the rest start fresh."""
-    missing, unexpected = model.load_state_dict(state["model"], strict=False)
+    weights = state["model"]
+    old_vocab = state.get("annotators", {}).get("tokenizer", {}).get("vocab")
+    if vocab is not None and old_vocab is not None and old_vocab != vocab:
+        weights, shared = remap_vocabulary(weights, model, old_vocab, vocab)
+        log(f"vocabulary refit: {shared} of {len(vocab)} words carried over from {source}")
+    missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing:
         raise CheckpointError(f"{source}: the model weights lack {missing[:5]} (different architecture?)")
     loaded = []
