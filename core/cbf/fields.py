@@ -35,6 +35,11 @@ Batch fields (after :func:`cbf.data.collate.collate`), B studies, V views, L tex
 ``text_mask``       bool (B, L): True on real tokens and the final [SEP]
 ``input_ids``       long (B, L): what the encoder sees; starts as a copy of ``text_ids``
                     and is corrupted in place by objectives' ``prepare`` (masking)
+``text_positions``  optional long (B, L'): position of each text slot (default 0..L'-1)
+``text_visibility`` optional bool (B, L', L'): which text slot sees which under s2s (default:
+                    causal). Set by an objective's ``prepare`` that rewrites ``input_ids``
+                    to another layout (the RRG head's pseudo-masks); then L' may differ
+                    from L and ``text_mask`` is rewritten to match.
 ``mesh_tags``       long (B, L): 0/1, 0 on [SEP] and padding
 ``chexpert``        float (B, 14), nan where not mentioned
 ``labels``          float (B, K) when samples have ``labels``

@@ -14,7 +14,7 @@ under beam search (:mod:`cbf_rrg.beam`), with a key/value cache (:mod:`cbf_rrg.d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +33,13 @@ class ReportGenerationHead(Head):
         weight: float = 1.0
         #: s2s only: the paper fine-tunes without the bidirectional objective
         views: list[str] = field(default_factory=lambda: ["s2s"])
+        #: "masked": VLP's seq2seq fine-tuning (corrupt ``mask_rate`` of the words, predict them
+        #: under s2s). "pseudo": every word is predicted on every step, each from a [MASK] that
+        #: sees exactly what decoding will show it — the image, the real words to its left and
+        #: itself (UniLMv2's pseudo-masks: one pass, the text doubled with a [MASK] per slot).
+        #: The paper does not say which; "pseudo" learns the decoder's task directly and gives
+        #: ~1/mask_rate times more targets per step.
+        training: Literal["masked", "pseudo"] = "masked"
         #: share of the candidate positions predicted per report. 0.15 is VLP's seq2seq
         #: fine-tuning; higher rates (0.3–0.5) give more targets per step (faster fine-tuning on
         #: small sets) at the price of a more corrupted left context than decoding will see.
@@ -97,6 +104,9 @@ class ReportGenerationHead(Head):
 
     # -- training ------------------------------------------------------------------------
     def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:
+        if self.config.training == "pseudo":
+            self._prepare_pseudo(batch)
+            return
         text = batch["text_ids"]
         real = batch["text_mask"].bool()
         candidates = real.clone()
@@ -112,6 +122,30 @@ class ReportGenerationHead(Head):
             targets |= is_end & real & untouched
         batch["input_ids"], labels = corrupt(batch["input_ids"], targets, self.mask_id, self.pool, generator,
                                              self.config.mask_token_prob, self.config.random_token_prob)
+        batch[self.labels_key] = labels
+
+    def _prepare_pseudo(self, batch: dict[str, Any]) -> None:
+        """Text slots become ``w_1..w_L`` followed by ``[MASK]_1..[MASK]_L`` (same positions);
+        [MASK]_i sees the image, w_<i and itself; w_i sees the image and w_≤i."""
+        text, real = batch["text_ids"], batch["text_mask"].bool()
+        if not torch.equal(batch["input_ids"], text):
+            raise ValueError("the rrg head with training 'pseudo' must be the only objective that changes the "
+                             "text on its view; another objective corrupted input_ids first")
+        b, length = text.shape
+        dev = text.device
+        tril = torch.ones(length, length, dtype=torch.bool, device=dev).tril()
+        vis = torch.zeros(2 * length, 2 * length, dtype=torch.bool, device=dev)
+        vis[:length, :length] = tril  # words: causal
+        vis[length:, :length] = tril.tril(-1)  # [MASK]_i: words strictly before i
+        vis[length:, length:] = torch.eye(length, dtype=torch.bool, device=dev)  # and itself
+        batch["input_ids"] = torch.cat([text, torch.full_like(text, self.mask_id)], dim=1)
+        batch["text_mask"] = torch.cat([real, real], dim=1)
+        pos = torch.arange(length, device=dev)
+        batch["text_positions"] = torch.cat([pos, pos]).expand(b, 2 * length)
+        batch["text_visibility"] = vis.expand(b, -1, -1)
+        targets = real if self.config.predict_end else real & (text != self.sep_id)
+        labels = torch.full((b, 2 * length), IGNORE_INDEX, dtype=torch.long, device=dev)
+        labels[:, length:] = torch.where(targets, text, torch.full_like(text, IGNORE_INDEX))
         batch[self.labels_key] = labels
 
     def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:

@@ -237,3 +237,32 @@ def test_generate_restores_training_mode_and_rejects_bad_options(run):
     assert run.model.training
     with pytest.raises(ValueError, match="beam_size"):
         run.head.generate(run.model, batch, run.tokenizer, beam_size=0)
+
+
+def test_pseudo_mask_training_matches_what_decoding_sees():
+    """Under 'pseudo' training, the logits at [MASK]_t equal the greedy decoder's step-t logits
+    for the same prefix: train and inference see exactly the same context."""
+    import torch
+
+    from cbf.testing import build_tiny_run, first_batch, tiny_recipe
+    from cbf_rrg.decoders import FullDecoder
+
+    run = build_tiny_run(tiny_recipe({}, head={"type": "rrg", "training": "pseudo"}))
+    run.model.eval()
+    head = run.objectives["rrg"]
+    batch = first_batch(run, size=2)
+    head.prepare(batch, "s2s", torch.Generator().manual_seed(0))
+    length = batch["text_ids"].shape[1]
+    with torch.no_grad():
+        out = run.model(batch, "s2s")
+        pseudo_logits = run.model.prediction_head(out.text[:, length:])
+        dec = FullDecoder(run.model, batch["images"], batch["image_mask"], 1, run.tokenizer.mask_id)
+        previous = None
+        for t in range(4):
+            step = dec.log_probs(previous)
+            assert torch.allclose(step, torch.log_softmax(pseudo_logits[:, t].float(), -1), atol=1e-4)
+            previous = batch["text_ids"][:, t]
+    loss = head(out, batch, "s2s")
+    assert torch.isfinite(loss)
+    n_targets = int((batch["rrg_labels"] != -100).sum())
+    assert n_targets == int(batch["text_mask"][:, :length].sum())  # every word and the end

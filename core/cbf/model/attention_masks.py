@@ -10,11 +10,15 @@ from __future__ import annotations
 import torch
 
 
-def build_attention_mask(image_valid: torch.Tensor, text_valid: torch.Tensor, attention: str) -> torch.Tensor:
+def build_attention_mask(image_valid: torch.Tensor, text_valid: torch.Tensor, attention: str,
+                         text_visibility: torch.Tensor | None = None) -> torch.Tensor:
     """Boolean (B, 1, T, T) mask, True where a query (row) may attend to a key (column).
 
     ``image_valid`` (B, P) covers the image segment ([CLS], visual tokens, [SEP]);
     ``text_valid`` (B, L) covers the text slots (report tokens and final [SEP]).
+    ``text_visibility`` (B, L, L), when given, replaces the text-to-text block of the s2s
+    view (which text slot may see which); the image segment still sees only itself and
+    every text slot sees the image. Report-generation heads use it for pseudo-masks.
     """
     if attention not in ("bi", "s2s"):
         raise ValueError(f"unknown attention view {attention!r}; expected 'bi' or 's2s'")
@@ -22,6 +26,14 @@ def build_attention_mask(image_valid: torch.Tensor, text_valid: torch.Tensor, at
     b, p = image_valid.shape
     t = key_valid.shape[1]
     allowed = key_valid[:, None, :].expand(b, t, t)
+    if text_visibility is not None:
+        if attention != "s2s":
+            raise ValueError("a custom text visibility is defined for the s2s view only")
+        structure = torch.zeros(b, t, t, dtype=torch.bool, device=key_valid.device)
+        structure[:, :p, :p] = True  # image segment ↔ image segment
+        structure[:, p:, :p] = True  # text → image
+        structure[:, p:, p:] = text_visibility.bool()
+        return (allowed & structure)[:, None, :, :]
     if attention == "s2s":
         pos = torch.arange(t, device=key_valid.device)
         q, k = pos[:, None], pos[None, :]

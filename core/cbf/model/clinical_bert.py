@@ -102,11 +102,16 @@ class ClinicalBert(nn.Module):
         segments = torch.full((b, c + 2), IMAGE_SEGMENT, dtype=torch.long, device=dev)
         return self.encoder.embeddings(inputs_embeds=inputs, position_ids=positions, token_type_ids=segments)
 
-    def embed_text(self, input_ids: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Embeddings of text slots ``start .. start+L-1`` (B, L, H)."""
+    def embed_text(self, input_ids: torch.Tensor, start: int = 0,
+                   positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings of text slots ``start .. start+L-1`` (B, L, H), or of explicit text
+        ``positions`` (B, L) counted from the first text slot."""
         b, length = input_ids.shape
-        positions = torch.arange(TEXT_POSITION_START + start, TEXT_POSITION_START + start + length,
-                                 device=input_ids.device).expand(b, length)
+        if positions is not None:
+            positions = positions + TEXT_POSITION_START
+        else:
+            positions = torch.arange(TEXT_POSITION_START + start, TEXT_POSITION_START + start + length,
+                                     device=input_ids.device).expand(b, length)
         segments = torch.full_like(input_ids, TEXT_SEGMENT)
         return self.encoder.embeddings(input_ids=input_ids, position_ids=positions, token_type_ids=segments)
 
@@ -120,11 +125,12 @@ class ClinicalBert(nn.Module):
         if use_text:
             input_ids = batch["input_ids"]
             text_valid = batch["text_mask"].bool()
-            hidden = torch.cat([image_part, self.embed_text(input_ids)], dim=1)
+            hidden = torch.cat([image_part, self.embed_text(input_ids, positions=batch.get("text_positions"))], dim=1)
         else:
             text_valid = torch.zeros(b, 0, dtype=torch.bool, device=visual.device)
             hidden = image_part
-        mask = build_attention_mask(image_valid, text_valid, attention)
+        visibility = batch.get("text_visibility") if use_text else None
+        mask = build_attention_mask(image_valid, text_valid, attention, visibility)
         hidden, _ = self.encoder(hidden, attention_mask=mask)
         return EncoderOutput(hidden=hidden, num_visual=visual.shape[1], text_len=text_valid.shape[1],
                              attention=attention, visual_valid=visual_valid)
