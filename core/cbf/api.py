@@ -19,6 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover
 VIEW_ATTENTION: dict[str, str] = {"s2s": "s2s", "bi": "bi", "mmm": "s2s"}
 
 
+def check_objective_options(views: Sequence[str], weight: float) -> None:
+    """ValueError unless ``views`` names at least one known view and ``weight`` >= 0: the
+    checks every objective's and head's ``Config.validate`` starts with."""
+    if not views:
+        raise ValueError("views must name at least one view")
+    unknown = sorted(set(views) - set(VIEW_ATTENTION))
+    if unknown:
+        raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
+    if weight < 0:
+        raise ValueError("weight must be >= 0")
+
+
 class Annotator:
     """Adds named fields to text-level records (see :mod:`cbf.fields`).
 
@@ -185,6 +197,7 @@ class Head(Objective):
 
 
 __all__ = [
+    "check_objective_options",
     "Annotator",
     "Head",
     "Backbone",

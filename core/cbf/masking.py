@@ -6,7 +6,10 @@ that the statistics are the same everywhere (and tested once).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+import torch.nn.functional as F
 
 IGNORE_INDEX = -100
 
@@ -48,3 +51,21 @@ def corrupt(input_ids: torch.Tensor, targets: torch.Tensor, mask_id: int, pool: 
         pick = torch.randint(pool.numel(), (int(to_random.sum()),), generator=generator, device="cpu")
         out[to_random] = pool.to(input_ids.device)[pick.to(input_ids.device)]
     return out, labels
+
+
+def check_probs(mask_token_prob: float, random_token_prob: float) -> None:
+    """ValueError unless the 80/10/10-style probabilities are >= 0 and sum to <= 1."""
+    if min(mask_token_prob, random_token_prob) < 0:
+        raise ValueError("mask_token_prob and random_token_prob must be >= 0")
+    if mask_token_prob + random_token_prob > 1:
+        raise ValueError("mask_token_prob + random_token_prob must be <= 1")
+
+
+def masked_token_loss(head: Callable[[torch.Tensor], torch.Tensor], text_hidden: torch.Tensor,
+                      labels: torch.Tensor) -> torch.Tensor | None:
+    """Cross-entropy of ``head`` (the shared prediction head) at the labelled text slots;
+    ``None`` when nothing is labelled. Logits in float32, whatever the autocast dtype."""
+    selected = labels != IGNORE_INDEX
+    if not selected.any():
+        return None
+    return F.cross_entropy(head(text_hidden[selected]).float(), labels[selected])

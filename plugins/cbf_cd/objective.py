@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cbf.api import VIEW_ATTENTION, BuildContext, Objective
+from cbf.api import BuildContext, Objective, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import CHEXPERT, CHEXPERT_LABELS
 from cbf_cd.labels import uncertainty_targets
@@ -28,15 +28,9 @@ class ClinicalDiagnosis(Objective):
         policy: Literal["zeros", "ones"] = "zeros"
 
         def validate(self) -> None:
-            if not self.views:
-                raise ValueError("views must name at least one view")
-            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
-            if unknown:
-                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
+            check_objective_options(self.views, self.weight)
             if self.hidden is not None and self.hidden < 1:
                 raise ValueError("hidden must be >= 1 (or null for the encoder width)")
-            if self.weight < 0:
-                raise ValueError("weight must be >= 0")
 
     num_labels = len(CHEXPERT_LABELS)
 

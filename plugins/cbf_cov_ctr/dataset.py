@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-import numpy as np
 
 from cbf.api import StudyDataset
-from cbf.data.splits import SPLITS, check_ratios, seeded_split
-from cbf.data.study_views import StudyViews
+from cbf.data.splits import check_ratios, seeded_split
+from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 
 from .jieba_tokens import segment
@@ -46,7 +45,7 @@ class CovCTRConfig:
             raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
-class CovCTRDataset(StudyDataset):
+class CovCTRDataset(FileStudyDataset, StudyDataset):
     """COV-CTR: one CT image per study, split 7:1:2 with a seed, ``labels`` = [COVID 1.0/0.0].
 
     ``report`` is what tokenizers read: for ``zh`` the jieba tokens of findings + impression
@@ -127,22 +126,8 @@ class CovCTRDataset(StudyDataset):
         recs = [{**rec, "split": split_of[image]} for image, rec in studies.items()]
         if cfg.check_files:
             recs = self.views.check(recs, self.csv_path)
-        out: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        for rec in recs:
-            out[rec["split"]].append(rec)
-        if cfg.max_studies is not None:
-            out = {s: v[: cfg.max_studies] for s, v in out.items()}
-        return out
+        return group_by_split(recs, cfg.max_studies)
 
-    def records(self, split: str) -> list[dict]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-        if self._splits is None:
-            self._splits = self._build()
-        return self._splits[split]
-
-    def load_images(self, record: dict) -> list[np.ndarray]:
-        return self.views.load(record)
 
     def describe(self) -> str:
         head = f"COV-CTR ({self.config.language}) from {self.csv_path}"

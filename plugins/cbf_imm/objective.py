@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import torch
 
-from cbf.api import VIEW_ATTENTION, BuildContext, Objective
+from cbf.api import BuildContext, Objective, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import MESH_TAGS
 from cbf_imm.matching import contrastive_loss, matching_score, paper_loss, score_matrix
@@ -49,11 +49,7 @@ class ImageMeshMatching(Objective):
         mode: Literal["paper", "contrastive"] = "paper"
 
         def validate(self) -> None:
-            if not self.views:
-                raise ValueError("views must name at least one view")
-            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
-            if unknown:
-                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
+            check_objective_options(self.views, self.weight)
             if "mmm" in self.views:
                 raise ValueError("IMM must not run on the 'mmm' view: the paper excludes MMM samples from "
                                  "eq. 7 (their MeSH words were replaced)")
@@ -61,8 +57,6 @@ class ImageMeshMatching(Objective):
                 raise ValueError("k must be >= 1")
             if self.rho1 <= 0 or self.rho2 <= 0 or self.tau <= 0:
                 raise ValueError("rho1, rho2 and tau must be > 0")
-            if self.weight < 0:
-                raise ValueError("weight must be >= 0")
 
     def __init__(self, config: "ImageMeshMatching.Config", ctx: BuildContext) -> None:
         super().__init__()

@@ -5,11 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-import numpy as np
 
 from cbf.api import StudyDataset
-from cbf.data.splits import SPLITS, check_ratios, seeded_split
-from cbf.data.study_views import StudyViews
+from cbf.data.splits import check_ratios, seeded_split
+from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 
 from .sources import (KAGGLE_PROJECTIONS, KAGGLE_REPORTS, OPENI_FILES, R2GEN_FILES, IUStudy,
@@ -51,7 +50,7 @@ class IUXRayConfig:
             raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
-class IUXRayDataset(StudyDataset):
+class IUXRayDataset(FileStudyDataset, StudyDataset):
     """IU X-Ray from any of its three published layouts (see :mod:`cbf_iu_xray.sources`).
 
     Reports are findings + impression; studies whose both sections are empty, or that list no
@@ -129,22 +128,8 @@ class IUXRayDataset(StudyDataset):
             recs.append(rec)
         if cfg.check_files:
             recs = self.views.check(recs, self.source)
-        out: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        for rec in recs:
-            out[rec["split"]].append(rec)
-        if cfg.max_studies is not None:
-            out = {s: v[: cfg.max_studies] for s, v in out.items()}
-        return out
+        return group_by_split(recs, cfg.max_studies)
 
-    def records(self, split: str) -> list[dict]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-        if self._splits is None:
-            self._splits = self._build()
-        return self._splits[split]
-
-    def load_images(self, record: dict) -> list[np.ndarray]:
-        return self.views.load(record)
 
     def describe(self) -> str:
         head = f"IU X-Ray ({self.format}) from {self.source}"

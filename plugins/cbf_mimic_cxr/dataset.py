@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
-import numpy as np
 
 from cbf.api import StudyDataset
 from cbf.data.splits import SPLITS
-from cbf.data.study_views import StudyViews
+from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 
 from .sections import extract_report
@@ -72,7 +71,7 @@ def choose_views(dicoms: list[tuple[str, str]], preference: list[str], k: int) -
     return (first + rest)[:k]
 
 
-class MimicCXRDataset(StudyDataset):
+class MimicCXRDataset(FileStudyDataset, StudyDataset):
     """MIMIC-CXR-JPG with the official split; ``chexpert`` from the source CSV (1/0/-1/nan).
 
     Studies without any wanted section in their report, or without a usable view, are dropped
@@ -189,22 +188,8 @@ class MimicCXRDataset(StudyDataset):
         source = self.root / (self.config.split_csv if self.format == "jpg" else self.config.annotation)
         if self.config.check_files:
             recs = self.views.check(recs, source)
-        out: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        for r in recs:
-            out[r["split"]].append(r)
-        if self.config.max_studies is not None:
-            out = {s: v[: self.config.max_studies] for s, v in out.items()}
-        return out
+        return group_by_split(recs, self.config.max_studies)
 
-    def records(self, split: str) -> list[dict]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-        if self._splits is None:
-            self._splits = self._build()
-        return self._splits[split]
-
-    def load_images(self, record: dict) -> list[np.ndarray]:
-        return self.views.load(record)
 
     def describe(self) -> str:
         head = f"MIMIC-CXR ({self.format}) at {self.root}"

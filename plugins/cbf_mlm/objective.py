@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from cbf.api import BuildContext, Objective
-from cbf.masking import IGNORE_INDEX, choose_positions, corrupt
+from cbf.masking import choose_positions, corrupt, masked_token_loss
 
 
 class MaskedLanguageModeling(Objective):
@@ -61,9 +60,4 @@ class MaskedLanguageModeling(Objective):
         batch[self.labels_key] = labels
 
     def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:
-        labels = batch[self.labels_key]
-        selected = labels != IGNORE_INDEX
-        if not selected.any():
-            return None
-        logits = self._shared["head"](out.text[selected])
-        return F.cross_entropy(logits.float(), labels[selected])
+        return masked_token_loss(self._shared["head"], out.text, batch[self.labels_key])

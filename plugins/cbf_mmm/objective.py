@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from cbf.api import VIEW_ATTENTION, BuildContext, Objective
+from cbf.api import BuildContext, Objective, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import MESH_TAGS
-from cbf.masking import IGNORE_INDEX, corrupt
+from cbf.masking import corrupt, check_probs, masked_token_loss
 
 
 def mesh_targets(batch: dict[str, Any]) -> torch.Tensor:
@@ -37,17 +36,8 @@ class MaskedMeshModeling(Objective):
         random_token_prob: float = 0.1
 
         def validate(self) -> None:
-            if not self.views:
-                raise ValueError("views must name at least one view")
-            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
-            if unknown:
-                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
-            if min(self.mask_token_prob, self.random_token_prob) < 0:
-                raise ValueError("mask_token_prob and random_token_prob must be >= 0")
-            if self.mask_token_prob + self.random_token_prob > 1:
-                raise ValueError("mask_token_prob + random_token_prob must be <= 1")
-            if self.weight < 0:
-                raise ValueError("weight must be >= 0")
+            check_objective_options(self.views, self.weight)
+            check_probs(self.mask_token_prob, self.random_token_prob)
 
     labels_key = "mmm_labels"
 
@@ -75,9 +65,4 @@ class MaskedMeshModeling(Objective):
         batch[self.labels_key] = labels
 
     def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:
-        labels = batch[self.labels_key]
-        selected = labels != IGNORE_INDEX
-        if not selected.any():
-            return None
-        logits = self._shared["head"](out.text[selected])
-        return F.cross_entropy(logits.float(), labels[selected])
+        return masked_token_loss(self._shared["head"], out.text, batch[self.labels_key])

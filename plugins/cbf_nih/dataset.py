@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-import numpy as np
 
 from cbf.api import StudyDataset
-from cbf.data.splits import SPLITS, check_ratios, seeded_split
-from cbf.data.study_views import StudyViews
+from cbf.data.splits import check_ratios, seeded_split
+from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 from cbf.fields import NIH_LABELS
 
@@ -52,7 +51,7 @@ class NIHConfig:
             raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
-class NIHChestXray14Dataset(StudyDataset):
+class NIHChestXray14Dataset(FileStudyDataset, StudyDataset):
     """NIH ChestX-ray14: ``labels`` are 14 floats in :data:`cbf.fields.NIH_LABELS` order
     (the paper's Table 3), ``report`` is empty; no patient appears in two splits."""
 
@@ -154,23 +153,9 @@ class NIHChestXray14Dataset(StudyDataset):
         if self.config.check_files:  # the scandir index says what exists: no stat per file
             on_disk = set(index.values())
             recs = self.views.check(recs, self.table_path, exists=on_disk.__contains__)
-        out: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        for rec in recs:
-            out[rec["split"]].append(rec)
-        if self.config.max_studies is not None:
-            out = {s: v[: self.config.max_studies] for s, v in out.items()}
-        return out
+        return group_by_split(recs, self.config.max_studies)
 
     # ------------------------------------------------------------------ contract
-    def records(self, split: str) -> list[dict]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-        if self._splits is None:
-            self._splits = self._build()
-        return self._splits[split]
-
-    def load_images(self, record: dict) -> list[np.ndarray]:
-        return self.views.load(record)
 
     def describe(self) -> str:
         if self._splits is None:

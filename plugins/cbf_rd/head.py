@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cbf.api import VIEW_ATTENTION, BuildContext, Head
+from cbf.api import BuildContext, Head, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import CHEXPERT, CHEXPERT_LABELS, LABELS, NIH_LABELS
 
@@ -51,13 +51,7 @@ class RadiographDiagnosisHead(Head):
                     raise ValueError("label_names must be unique")
             if not 0 < self.threshold < 1:
                 raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
-            if not self.views:
-                raise ValueError("views must name at least one view")
-            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
-            if unknown:
-                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
-            if self.weight < 0:
-                raise ValueError("weight must be >= 0")
+            check_objective_options(self.views, self.weight)
 
         def names(self) -> list[str]:
             if self.label_names is not None:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 
-from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer
-from cbf.masking import IGNORE_INDEX, choose_positions, corrupt
+from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer, check_objective_options
+from cbf.masking import IGNORE_INDEX, choose_positions, corrupt, masked_token_loss
 from cbf_rrg.beam import BeamOptions, beam_search
 from cbf_rrg.decoders import CachedDecoder, FullDecoder
 
@@ -63,11 +62,7 @@ class ReportGenerationHead(Head):
         block_unk: bool = True
 
         def validate(self) -> None:
-            if not self.views:
-                raise ValueError("views must name at least one view")
-            unknown = sorted(set(self.views) - set(VIEW_ATTENTION))
-            if unknown:
-                raise ValueError(f"unknown view(s) {unknown}; known views: {sorted(VIEW_ATTENTION)}")
+            check_objective_options(self.views, self.weight)
             bi = [v for v in self.views if VIEW_ATTENTION[v] != "s2s"]
             if bi:
                 raise ValueError(f"report generation trains on s2s views only (the decoder sees the left "
@@ -77,8 +72,6 @@ class ReportGenerationHead(Head):
             if min(self.mask_token_prob, self.random_token_prob) < 0 or \
                     self.mask_token_prob + self.random_token_prob > 1:
                 raise ValueError("mask_token_prob and random_token_prob must be >= 0 and sum to <= 1")
-            if self.weight < 0:
-                raise ValueError("weight must be >= 0")
             self.beam_options().validate()
 
         def beam_options(self, **overrides: Any) -> BeamOptions:
@@ -149,12 +142,7 @@ class ReportGenerationHead(Head):
         batch[self.labels_key] = labels
 
     def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:
-        labels = batch[self.labels_key]
-        selected = labels != IGNORE_INDEX
-        if not selected.any():
-            return None
-        logits = self._shared["head"](out.text[selected])
-        return F.cross_entropy(logits.float(), labels[selected])
+        return masked_token_loss(self._shared["head"], out.text, batch[self.labels_key])
 
     # -- inference -----------------------------------------------------------------------
     @torch.no_grad()

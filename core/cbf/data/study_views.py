@@ -98,3 +98,38 @@ class StudyViews:
 
 
 __all__ = ["StudyViews"]
+
+
+def group_by_split(records: list[dict], max_studies: int | None = None) -> dict[str, list[dict]]:
+    """Records by their ``split`` (train/val/test, in that order), the first ``max_studies`` of each."""
+    from cbf.data.splits import SPLITS
+
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for rec in records:
+        out[rec["split"]].append(rec)
+    if max_studies is not None:
+        out = {s: v[:max_studies] for s, v in out.items()}
+    return out
+
+
+class FileStudyDataset:
+    """Mixin for datasets read from files: :meth:`records` builds every split once with
+    ``_build()`` and caches it; :meth:`load_images` reads a study's files through ``self.views``."""
+
+    _splits: dict[str, list[dict]] | None = None
+    views: StudyViews
+
+    def _build(self) -> dict[str, list[dict]]:
+        raise NotImplementedError
+
+    def records(self, split: str) -> list[dict]:
+        from cbf.data.splits import SPLITS
+
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        if self._splits is None:
+            self._splits = self._build()
+        return self._splits[split]
+
+    def load_images(self, record: dict) -> list[np.ndarray]:
+        return self.views.load(record)
