@@ -15,6 +15,6 @@ local demo = import 'lib/demo.libsonnet';
     imm: { type: 'imm', mode: 'paper', k: 12, rho1: 4.0, rho2: 4.0, tau: 0.01 },
   },
   views: { type: 'weighted_views', ratios: { s2s: 0.5, bi: 0.5 } },
-  trainer: demo.trainer(200),
+  trainer: demo.trainer(150),
   hooks: [{ type: 'tensorboard' }],
 }
