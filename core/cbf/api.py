@@ -15,8 +15,10 @@ from torch import nn
 if TYPE_CHECKING:  # pragma: no cover
     from cbf.model.clinical_bert import ClinicalBert, EncoderOutput
 
-#: The attention pattern behind each view name the trainer can sample.
-VIEW_ATTENTION: dict[str, str] = {"s2s": "s2s", "bi": "bi", "mmm": "s2s"}
+#: The attention pattern behind each view name the trainer can sample. ``image`` is the bi
+#: attention for image-only objectives (diagnosis heads) on steps of their own, so that they
+#: never share a forward pass with objectives that put the report in the sequence.
+VIEW_ATTENTION: dict[str, str] = {"s2s": "s2s", "bi": "bi", "mmm": "s2s", "image": "bi"}
 
 
 def check_objective_options(views: Sequence[str], weight: float) -> None:

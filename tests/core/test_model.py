@@ -108,3 +108,20 @@ def test_positions_and_segments_follow_the_paper():
     assert img_pos[0].tolist() == [0] + [1] * c + [2]
     assert img_seg.unique().tolist() == [0] and txt_seg.unique().tolist() == [1]
     assert txt_pos[0, :3].tolist() == [3, 4, 5]
+
+
+def test_image_only_objective_cannot_share_a_view_with_text_objectives():
+    import pytest
+
+    from cbf.errors import DataError
+
+    bad = tiny_recipe({"mlm": "mlm"}, head={"type": "rd", "target": "chexpert"},
+                      views={"s2s": 0.5, "bi": 0.5})
+    with pytest.raises(DataError, match=r"view 'bi': \['rd'\] read the image alone"):
+        build_tiny_run(bad)
+    good = tiny_recipe({"mlm": "mlm"}, head={"type": "rd", "target": "chexpert", "views": ["image"]},
+                       views={"s2s": 0.5, "image": 0.5})
+    run = build_tiny_run(good)
+    batch = first_batch(run)
+    out = run.model(batch, "bi", use_text=False)
+    assert out.text_len == 0 and out.hidden.shape[1] == 2 + out.num_visual

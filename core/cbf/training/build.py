@@ -106,6 +106,19 @@ def build_encoder(settings: EncoderSettings, vocab_size: int) -> BertEncoder:
     return BertEncoder(enc_config)
 
 
+def check_view_sharing(objectives: dict[str, Objective], views: tuple[str, ...]) -> None:
+    """An image-only objective must not share a view with one that puts the report in the
+    sequence: the encoder runs once per step, and it would then see the report."""
+    for view in views:
+        active = {n: o for n, o in objectives.items() if view in o.views}
+        image_only = [n for n, o in active.items() if not getattr(o, "uses_text", True)]
+        with_text = [n for n, o in active.items() if getattr(o, "uses_text", True)]
+        if image_only and with_text:
+            raise DataError(f"view {view!r}: {image_only} read the image alone but share the step with {with_text}, "
+                            f"which put the report in the sequence; give {image_only} a view of its own "
+                            f"(e.g. views: ['image'] and an 'image' ratio in the sampler)")
+
+
 def _mesh_token_ids(records: list[dict], tokenizer: Tokenizer) -> list[int]:
     ids: set[int] = set()
     for r in records:
@@ -162,6 +175,7 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None, *, resume_st
     objectives = {name: comp.build(ctx) for name, comp in config.objectives.items()}
     if config.head is not None:  # the head trains like one more objective, under its type name
         objectives[config.head.type] = config.head.build(ctx)
+    check_view_sharing(objectives, ctx.views)
     if config.init_from and resume_state is None and init_state is not None:
         _load_weights(model, objectives, init_state, config.init_from, log, tokenizer.vocab)
     device = pick_device(config.trainer.device)
