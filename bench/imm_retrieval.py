@@ -4,8 +4,10 @@ For each held-out study the true report and ``--negatives`` other reports of the
 each encoded jointly with the study's images (single stream, bi view), and the IMM score S
 (paper eqs. 5–7, with the run's own K, ρ1, ρ2 and sparsity) is computed for every pair.
 
-Prints R@1 (the true report ranks first among 1 + negatives; chance = 1 / (1 + negatives)) and
-AUC (a true pair outscores a shuffled pair; chance = 0.5).
+Both directions: a study's images against its own report and ``--negatives`` other reports, and
+a report against its own study's images and other studies' images. Prints R@1 (the true pair
+ranks first among 1 + negatives; chance = 1 / (1 + negatives)) and AUC (a true pair outscores
+a shuffled pair; chance = 0.5).
 
     python bench/imm_retrieval.py runs/imm-demo [--split test] [--studies 100] [--negatives 9]
 """
@@ -50,26 +52,35 @@ def main() -> None:
     rng = random.Random(args.seed)
     chosen = rng.sample(range(len(ds)), min(args.studies, len(ds)))
     pad, sep = run.tokenizer.pad_id, run.tokenizer.sep_id
-    true_scores, neg_scores, hits = [], [], 0
-    with torch.no_grad():
-        for i in chosen:
-            study = ds[i]
-            others = rng.sample([j for j in range(len(ds)) if j != i], args.negatives)
-            candidates = [study] + [dict(study, token_ids=ds.records[j]["token_ids"],
-                                         mesh_tags=ds.records[j].get("mesh_tags", [])) for j in others]
-            batch = collate(candidates, pad, sep, config.model.max_views)
-            out = run.model(batch, "bi")
-            scores = matching_score(out.text, out.visual, batch["mesh_tags"].float(), imm_word_mask(batch, sep).float(),
-                                    k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity,
-                                    region_mask=out.visual_valid)
-            true_scores.append(float(scores[0]))
-            neg_scores.extend(float(s) for s in scores[1:])
-            hits += int(scores[0] > scores[1:].max())
-    pairs = [(t > n) + 0.5 * (t == n) for t in true_scores for n in neg_scores]
+    def with_report(sample: dict, j: int) -> dict:
+        return dict(sample, token_ids=ds.records[j]["token_ids"], mesh_tags=ds.records[j].get("mesh_tags", []))
+
     result = {"run": str(args.run), "split": args.split, "studies": len(chosen), "negatives": args.negatives,
               "imm_mode": cfg.mode, "sparsity": cfg.sparsity, "k": cfg.k,
-              "R@1": hits / len(chosen), "R@1_chance": 1 / (1 + args.negatives),
-              "AUC": sum(pairs) / len(pairs), "AUC_chance": 0.5}
+              "R@1_chance": 1 / (1 + args.negatives), "AUC_chance": 0.5}
+    # image→report: rank reports for an image; report→image: rank images for a report (this
+    # direction is blind to report length, which the log-sum-exp over words rewards)
+    for direction in ("image_to_report", "report_to_image"):
+        true_scores, neg_scores, hits = [], [], 0
+        with torch.no_grad():
+            for i in chosen:
+                others = rng.sample([j for j in range(len(ds)) if j != i], args.negatives)
+                study = ds[i]
+                if direction == "image_to_report":
+                    candidates = [study] + [with_report(study, j) for j in others]
+                else:
+                    candidates = [study] + [with_report(ds[j], i) for j in others]
+                batch = collate(candidates, pad, sep, config.model.max_views)
+                out = run.model(batch, "bi")
+                scores = matching_score(out.text, out.visual, batch["mesh_tags"].float(),
+                                        imm_word_mask(batch, sep).float(), k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2,
+                                        sparse=cfg.sparsity, region_mask=out.visual_valid)
+                true_scores.append(float(scores[0]))
+                neg_scores.extend(float(s) for s in scores[1:])
+                hits += int(scores[0] > scores[1:].max())
+        pairs = [(t > n) + 0.5 * (t == n) for t in true_scores for n in neg_scores]
+        result[f"{direction}_R@1"] = hits / len(chosen)
+        result[f"{direction}_AUC"] = sum(pairs) / len(pairs)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
