@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from cbf.api import StudyDataset
 from cbf.data.splits import check_ratios, seeded_split
-from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
+from cbf.data.study_views import FileDatasetOptions, FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 
 from .jieba_tokens import segment
@@ -20,9 +20,7 @@ _COVID = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0}
 
 
 @dataclass
-class CovCTRConfig:
-    #: the COV-CTR folder: reports_ZH_EN.csv and the images (in images/ or beside the CSV)
-    root: str | None = None
+class CovCTRConfig(FileDatasetOptions):
     csv: str = REPORTS_CSV
     #: images folder relative to root; default images/ when it exists, else root itself
     #: (the published archive is flat)
@@ -30,19 +28,10 @@ class CovCTRConfig:
     #: "zh": findings + impression (Chinese), jieba-tokenized; "en": the reports_En column
     language: Literal["zh", "en"] = "zh"
     split_ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    seed: int = 0
-    on_bad_image: Literal["error", "skip"] = "error"
-    #: check at records() time that every image file exists (missing → on_bad_image)
-    check_files: bool = True
-    #: keep only the first N studies of each split (quick runs)
-    max_studies: int | None = None
 
     def validate(self) -> None:
-        if not self.root:
-            raise ValueError("root is required: the COV-CTR folder holding reports_ZH_EN.csv and the images")
+        self.check_common("the COV-CTR folder holding reports_ZH_EN.csv and the images")
         check_ratios(self.split_ratios)
-        if self.max_studies is not None and self.max_studies < 1:
-            raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
 class CovCTRDataset(FileStudyDataset, StudyDataset):

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from cbf.api import StudyDataset
 from cbf.data.splits import check_ratios, seeded_split
-from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
+from cbf.data.study_views import FileDatasetOptions, FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 
 from .sources import (KAGGLE_PROJECTIONS, KAGGLE_REPORTS, OPENI_FILES, R2GEN_FILES, IUStudy,
@@ -19,9 +19,7 @@ DEFAULT_IMAGES = {"openi": "NLMCXR_png", "r2gen": "images", "kaggle": "images/im
 
 
 @dataclass
-class IUXRayConfig:
-    #: the folder holding the reports file(s) and the images
-    root: str | None = None
+class IUXRayConfig(FileDatasetOptions):
     #: which layout; "auto" picks, in this order, an R2Gen annotation.json, the Open-i
     #: NLMCXR_reports.tgz / ecgen-radiology/, the Kaggle indiana_reports.csv
     format: Format = "auto"
@@ -33,21 +31,12 @@ class IUXRayConfig:
     max_views: int = 2
     #: study-level ratios when the source has no split (Open-i XML, Kaggle); R2Gen keeps its own
     split_ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    seed: int = 0
-    on_bad_image: Literal["error", "skip"] = "error"
-    #: check at records() time that every image file exists (missing → on_bad_image)
-    check_files: bool = True
-    #: keep only the first N studies of each split (quick runs)
-    max_studies: int | None = None
 
     def validate(self) -> None:
-        if not self.root:
-            raise ValueError("root is required: the folder holding the IU X-Ray reports and images")
+        self.check_common("the folder holding the IU X-Ray reports and images")
         if self.max_views < 1:
             raise ValueError(f"max_views must be >= 1, got {self.max_views}")
         check_ratios(self.split_ratios)
-        if self.max_studies is not None and self.max_studies < 1:
-            raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
 class IUXRayDataset(FileStudyDataset, StudyDataset):

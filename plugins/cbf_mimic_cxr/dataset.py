@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from cbf.api import StudyDataset
 from cbf.data.splits import SPLITS
-from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
+from cbf.data.study_views import FileDatasetOptions, FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 
 from .sections import extract_report
@@ -22,9 +22,7 @@ ANNOTATION = "annotation.json"
 
 
 @dataclass
-class MimicCXRConfig:
-    #: the MIMIC-CXR-JPG folder (files/, the CSVs) or an R2Gen mimic_cxr folder (annotation.json, images/)
-    root: str | None = None
+class MimicCXRConfig(FileDatasetOptions):
     #: "jpg": the MIMIC-CXR-JPG layout; "r2gen": annotation.json; "auto": jpg when the split CSV is there
     format: Literal["auto", "jpg", "r2gen"] = "auto"
     split_csv: str = SPLIT_CSV
@@ -40,23 +38,13 @@ class MimicCXRConfig:
     #: r2gen only: the annotation file and the images folder, relative to root
     annotation: str = ANNOTATION
     images_dir: str = "images"
-    #: unused: MIMIC-CXR comes with its official split (kept so all datasets share the option)
-    seed: int = 0
-    on_bad_image: Literal["error", "skip"] = "error"
-    #: check at records() time that every image file exists (missing → on_bad_image)
-    check_files: bool = True
-    #: keep only the first N studies of each split (quick runs)
-    max_studies: int | None = None
 
     def validate(self) -> None:
-        if not self.root:
-            raise ValueError("root is required: the MIMIC-CXR-JPG folder (files/, mimic-cxr-2.0.0-*.csv.gz)")
+        self.check_common("the MIMIC-CXR-JPG folder (files/, mimic-cxr-2.0.0-*.csv.gz)")
         if self.max_views < 1:
             raise ValueError(f"max_views must be >= 1, got {self.max_views}")
         if not self.sections or not self.views:
             raise ValueError("sections and views must not be empty")
-        if self.max_studies is not None and self.max_studies < 1:
-            raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
 def choose_views(dicoms: list[tuple[str, str]], preference: list[str], k: int) -> list[tuple[str, str]]:

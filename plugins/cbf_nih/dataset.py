@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 
 from cbf.api import StudyDataset
 from cbf.data.splits import check_ratios, seeded_split
-from cbf.data.study_views import FileStudyDataset, StudyViews, group_by_split
+from cbf.data.study_views import FileDatasetOptions, FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
 from cbf.fields import NIH_LABELS
 
@@ -20,9 +20,9 @@ TEST_LIST = "test_list.txt"
 
 
 @dataclass
-class NIHConfig:
-    #: the folder holding Data_Entry_2017*.csv[.gz], the list files and images*/ folders
-    root: str | None = None
+class NIHConfig(FileDatasetOptions):
+    """``max_studies`` keeps the first N images of each split, in table order."""
+
     #: the label table, relative to ``root``; default: the newest Data_Entry_2017*.csv[.gz]
     table: str | None = None
     #: where the PNGs are, relative to ``root``; default: every ``images*/`` folder and its
@@ -34,21 +34,12 @@ class NIHConfig:
     val_fraction: float = 0.1
     #: patient-level train/val/test ratios when there are no official lists
     split_ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    seed: int = 0
-    on_bad_image: Literal["error", "skip"] = "error"
-    #: check at records() time that every image file exists (missing → on_bad_image)
-    check_files: bool = True
-    #: keep only the first N images of each split, in table order (quick runs)
-    max_studies: int | None = None
 
     def validate(self) -> None:
-        if not self.root:
-            raise ValueError("root is required: the folder holding Data_Entry_2017*.csv[.gz] and images*/")
+        self.check_common("the folder holding Data_Entry_2017*.csv[.gz] and images*/")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         check_ratios(self.split_ratios)
-        if self.max_studies is not None and self.max_studies < 1:
-            raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
 class NIHChestXray14Dataset(FileStudyDataset, StudyDataset):

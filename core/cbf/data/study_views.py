@@ -9,8 +9,9 @@ dropped (the study too when none is left) and :meth:`summary` reports the counts
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -98,6 +99,28 @@ class StudyViews:
 
 
 __all__ = ["StudyViews"]
+
+
+@dataclass
+class FileDatasetOptions:
+    """The options every file-backed dataset shares; a plugin's Config extends it."""
+
+    #: the dataset folder
+    root: str | None = None
+    #: seeds the split where the source has none
+    seed: int = 0
+    on_bad_image: Literal["error", "skip"] = "error"
+    #: check at records() time that every image file exists (missing → on_bad_image)
+    check_files: bool = True
+    #: keep only the first N studies of each split (quick runs)
+    max_studies: int | None = None
+
+    def check_common(self, root_help: str) -> None:
+        """ValueError for a missing root (``root_help`` says what it must hold) or a bad max_studies."""
+        if not self.root:
+            raise ValueError(f"root is required: {root_help}")
+        if self.max_studies is not None and self.max_studies < 1:
+            raise ValueError(f"max_studies must be >= 1 or null, got {self.max_studies}")
 
 
 def group_by_split(records: list[dict], max_studies: int | None = None) -> dict[str, list[dict]]:
