@@ -9,6 +9,8 @@ from its ``config.json`` (or, when that folder is gone, from the weights' shapes
 """
 from __future__ import annotations
 
+import argparse
+
 import contextlib
 import dataclasses
 import json
@@ -170,6 +172,33 @@ def images_to_batch(paths_per_study: Sequence[Sequence[str | Path]], image_size:
 
 
 # --------------------------------------------------------------------------- command helpers
+
+def add_study_arguments(parser: "argparse.ArgumentParser") -> None:
+    """The inputs every inference command takes: images (one study each), ``--study A,B``, the run."""
+    parser.add_argument("images", metavar="IMAGE", nargs="*", help="an image file: one study each")
+    parser.add_argument("--checkpoint", required=True, metavar="RUN", help="run folder or checkpoint file")
+    parser.add_argument("--study", action="append", default=[], metavar="A,B",
+                        help="a multi-view study: comma-separated image files (repeatable)")
+
+
+def add_run_arguments(parser: "argparse.ArgumentParser", batch_size: int, batch_help: str) -> None:
+    """How an inference command runs and where its JSONL goes."""
+    parser.add_argument("--batch-size", type=int, default=batch_size, metavar="N", help=batch_help)
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    parser.add_argument("--out", "-o", metavar="FILE", help="JSONL output (default: stdout)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def studies_from_args(args: "argparse.Namespace") -> list[list[str]]:
+    """IMAGE arguments and ``--study`` lists as studies; DataError when there are none or the
+    batch size is not positive."""
+    studies = [[p] for p in args.images] + [[p for p in s.split(",") if p] for s in args.study]
+    if not studies:
+        raise DataError("no images given (name image files, or --study A,B)")
+    if args.batch_size < 1:
+        raise DataError("--batch-size must be >= 1")
+    return studies
+
 
 def check_files(studies: Sequence[Sequence[str | Path]]) -> None:
     """Fail before loading the model if an image file is missing (reading errors come later,

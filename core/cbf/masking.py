@@ -6,12 +6,18 @@ that the statistics are the same everywhere (and tested once).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = -100
+
+
+def ordinary_ids(tokenizer: Any) -> list[int]:
+    """Every vocabulary id but the tokenizer's special tokens: the default replacement pool."""
+    special = tokenizer.special_ids
+    return [i for i in range(len(tokenizer.vocab)) if i not in special]
 
 
 def choose_positions(candidates: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:

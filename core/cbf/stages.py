@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal
 
 import torch
 
-from cbf.config.binding import Component, ConfigError, bind_dataclass, plugin, to_json
+from cbf.config.binding import Component, ConfigError, bind_dataclass, plugin
 from cbf.config.schema import RunConfig
 
 Log = Callable[[str], None]
@@ -108,10 +108,7 @@ def bind_pipeline(data: dict[str, Any]) -> tuple[PipelineConfig, list[Any]]:
             run_data.setdefault("seed", config.seed)
             init = run_data.get("init_from")
             _check_ref(init, seen, f"{path}.run.init_from", want="train")
-            try:
-                stage.run = bind_dataclass(RunConfig, run_data, f"{path}.run")
-            except ConfigError:
-                raise
+            stage.run = bind_dataclass(RunConfig, run_data, f"{path}.run")
         seen[stage.name] = stage.stage
         stages.append(stage)
     return config, stages
@@ -159,9 +156,8 @@ def run_pipeline(data: dict[str, Any], out_dir: str | Path | None, resume: bool,
     return summary
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float):
-        return None
+def _json_default(value: Any) -> str:
+    """json.dumps fallback for values it cannot write (paths, tensors' reprs)."""
     return str(value)
 
 
@@ -358,4 +354,4 @@ def _targets(values: torch.Tensor, key: str) -> torch.Tensor:
     return torch.nan_to_num(values, nan=0.0)
 
 
-__all__ = ["bind_pipeline", "run_pipeline", "to_json"]
+__all__ = ["bind_pipeline", "run_pipeline"]

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from cbf.api import BuildContext, Objective
-from cbf.masking import choose_positions, corrupt, masked_token_loss
+from cbf.masking import choose_positions, corrupt, masked_token_loss, ordinary_ids
 
 
 class MaskedLanguageModeling(Objective):
@@ -40,9 +40,7 @@ class MaskedLanguageModeling(Objective):
         self.views = frozenset(config.views)
         tok = ctx.tokenizer
         self.mask_id, self.sep_id = tok.mask_id, tok.sep_id
-        special = tok.special_ids
-        self.register_buffer("pool", torch.tensor([i for i in range(len(tok.vocab)) if i not in special]),
-                             persistent=False)
+        self.register_buffer("pool", torch.tensor(ordinary_ids(tok), dtype=torch.long), persistent=False)
         # shared with MMM, so kept out of this module's parameters (a plain dict is not registered)
         self._shared = {"head": ctx.model.prediction_head}
 

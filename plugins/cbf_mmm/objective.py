@@ -15,7 +15,7 @@ import torch
 from cbf.api import BuildContext, Objective, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import MESH_TAGS
-from cbf.masking import corrupt, check_probs, masked_token_loss
+from cbf.masking import corrupt, check_probs, masked_token_loss, ordinary_ids
 
 
 def mesh_targets(batch: dict[str, Any]) -> torch.Tensor:
@@ -52,7 +52,7 @@ class MaskedMeshModeling(Objective):
         if not pool:
             warnings.warn("objective 'mmm': no MeSH word in the training vocabulary (did a MeSH tagger run?); "
                           "random replacements are drawn from the whole vocabulary instead", stacklevel=2)
-            pool = [i for i in range(len(tok.vocab)) if i not in tok.special_ids]
+            pool = ordinary_ids(tok)
         self.register_buffer("pool", torch.tensor(pool, dtype=torch.long), persistent=False)
         # shared with MLM (and fine-tuning), so kept out of this module's parameters
         self._shared = {"head": ctx.model.prediction_head}

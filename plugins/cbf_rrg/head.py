@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer, check_objective_options
-from cbf.masking import IGNORE_INDEX, choose_positions, corrupt, masked_token_loss
+from cbf.masking import IGNORE_INDEX, choose_positions, corrupt, masked_token_loss, ordinary_ids
 from cbf_rrg.beam import BeamOptions, beam_search
 from cbf_rrg.decoders import CachedDecoder, FullDecoder
 
@@ -89,9 +89,7 @@ class ReportGenerationHead(Head):
         self.views = frozenset(config.views)
         tok = ctx.tokenizer
         self.mask_id, self.sep_id = tok.mask_id, tok.sep_id
-        special = tok.special_ids
-        self.register_buffer("pool", torch.tensor([i for i in range(len(tok.vocab)) if i not in special],
-                                                  dtype=torch.long), persistent=False)
+        self.register_buffer("pool", torch.tensor(ordinary_ids(tok), dtype=torch.long), persistent=False)
         # the prediction head is the model's, shared with MLM/MMM: kept out of this module's parameters
         self._shared = {"head": ctx.model.prediction_head}
 

@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import argparse
 
-from cbf.inference import check_files, jsonl_writer, progress, study_batches
+from cbf.inference import (add_run_arguments, add_study_arguments, check_files, jsonl_writer, progress,
+                           studies_from_args, study_batches)
 from cbf.errors import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", metavar="IMAGE", nargs="*", help="an image file: one study each")
-    parser.add_argument("--checkpoint", required=True, metavar="RUN", help="run folder or checkpoint file")
-    parser.add_argument("--study", action="append", default=[], metavar="A,B",
-                        help="a multi-view study: comma-separated image files (repeatable)")
+    add_study_arguments(parser)
     parser.add_argument("--threshold", type=float, metavar="P", help="positive from this probability on")
-    parser.add_argument("--batch-size", type=int, default=16, metavar="N", help="studies per forward pass")
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
-    parser.add_argument("--out", "-o", metavar="FILE", help="JSONL output (default: stdout)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_run_arguments(parser, batch_size=16, batch_help="studies per forward pass")
 
 
 def main(args: argparse.Namespace) -> int:
     from cbf.inference import images_to_batch, load_for_inference
 
-    studies = [[p] for p in args.images] + [[p for p in s.split(",") if p] for s in args.study]
-    if not studies:
-        raise DataError("no images given (name image files, or --study A,B)")
-    if args.batch_size < 1:
-        raise DataError("--batch-size must be >= 1")
+    studies = studies_from_args(args)
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise DataError("--threshold must be in (0, 1)")
     check_files(studies)

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from cbf.config.binding import bind_dataclass
 from cbf.config.recipe import load_recipe
 
 
@@ -44,5 +43,3 @@ def main(args: argparse.Namespace) -> int:
     print(json.dumps(metrics, indent=2))
     return 0
 
-
-__all__ = ["add_arguments", "main", "bind_dataclass"]

@@ -105,8 +105,9 @@ class Trainer:
 
     def save(self, step: int) -> Path:
         ckpt_dir = self.run.out_dir / "checkpoints"
-        path = save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", self.state_dict(step))
-        save_checkpoint(ckpt_dir / "last.pt", self.state_dict(step))
+        state = self.state_dict(step)
+        path = save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", state)
+        save_checkpoint(ckpt_dir / "last.pt", state)
         kept = sorted(ckpt_dir.glob("step_*.pt"))
         for old in kept[: max(0, len(kept) - self.cfg.keep_checkpoints)]:
             old.unlink(missing_ok=True)
