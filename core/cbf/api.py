@@ -17,8 +17,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The attention pattern behind each view name the trainer can sample. ``image`` is the bi
 #: attention for image-only objectives (diagnosis heads) on steps of their own, so that they
-#: never share a forward pass with objectives that put the report in the sequence.
-VIEW_ATTENTION: dict[str, str] = {"s2s": "s2s", "bi": "bi", "mmm": "s2s", "image": "bi"}
+#: never share a forward pass with objectives that put the report in the sequence. ``dual``
+#: encodes image and report in one pass without attention between them (not in the paper;
+#: for in-batch image–report contrast, where neither side may have seen the other).
+VIEW_ATTENTION: dict[str, str] = {"s2s": "s2s", "bi": "bi", "mmm": "s2s", "image": "bi", "dual": "dual"}
 
 
 def check_objective_options(views: Sequence[str], weight: float) -> None:

@@ -89,6 +89,23 @@ def test_mask_layout_by_hand():
     assert torch.equal(s2s, expected)
     bi = build_attention_mask(image_valid, text_valid, "bi")[0, 0].int()
     assert torch.equal(bi, torch.tensor([[1, 1, 1, 1, 1, 1, 0]] * 7))
+    dual = build_attention_mask(image_valid, text_valid, "dual")[0, 0].int()
+    assert torch.equal(dual, torch.tensor([[1, 1, 1, 1, 0, 0, 0]] * 4 + [[0, 0, 0, 0, 1, 1, 0]] * 3))
+
+
+@torch.no_grad()
+def test_dual_view_encodes_image_and_report_apart():
+    """Under 'dual' the report's outputs do not depend on the image and the image's not on the
+    report: a pass over shuffled pairs gives each side exactly its own outputs."""
+    run, batch = _run_and_batch()
+    a = run.model(batch, "dual")
+    shuffled = dict(batch, images=torch.roll(batch["images"], 1, 0), image_mask=torch.roll(batch["image_mask"], 1, 0))
+    b = run.model(shuffled, "dual")
+    assert torch.allclose(a.text, b.text, atol=1e-5)
+    assert torch.allclose(torch.roll(a.visual, 1, 0), b.visual, atol=1e-5)
+    assert not torch.allclose(a.visual, b.visual, atol=1e-4)
+    s2s = run.model(shuffled, "s2s")  # under s2s the words see the image: they change
+    assert not torch.allclose(run.model(batch, "s2s").text, s2s.text, atol=1e-4)
 
 
 def test_positions_and_segments_follow_the_paper():
