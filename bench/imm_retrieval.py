@@ -1,8 +1,10 @@
 """Do true image–report pairs get higher IMM matching scores than shuffled ones, on held-out studies?
 
 For each held-out study the true report and ``--negatives`` other reports of the same split are
-each encoded jointly with the study's images (single stream, bi view), and the IMM score S
-(paper eqs. 5–7, with the run's own K, ρ1, ρ2 and sparsity) is computed for every pair.
+each encoded jointly with the study's images, and the IMM score S (paper eqs. 5–7, with the
+run's own K, ρ1, ρ2 and sparsity) is computed for every pair. The attention view is the one
+IMM trained on: ``dual`` when its views include it (image and report encoded apart), else
+``bi`` (one stream); ``--view`` overrides.
 
 Both directions: a study's images against its own report and ``--negatives`` other reports, and
 a report against its own study's images and other studies' images. Prints R@1 (the true pair
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--studies", type=int, default=100)
     ap.add_argument("--negatives", type=int, default=9)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--view", choices=["bi", "s2s", "dual"], help="attention view to encode pairs with")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
 
@@ -44,10 +47,14 @@ def main() -> None:
     run = build_run(config, "/tmp/cbf-imm-retrieval", resume_state=state, log=lambda *_: None)
     run.model.load_state_dict(state["model"])
     run.model.eval()
-    imm = next((o for o in run.objectives.values() if type(o).__name__ == "ImageMeshMatching"), None)
-    if imm is None:
+    name = next((n for n, o in run.objectives.items() if type(o).__name__ == "ImageMeshMatching"), None)
+    if name is None:
         raise SystemExit(f"{args.run}: the run has no imm objective")
+    imm = run.objectives[name]
+    imm.load_state_dict(state["objectives"][name])  # running means when IMM centres its features
+    imm.eval()
     cfg = imm.config
+    view = args.view or ("dual" if "dual" in cfg.views else "bi")
     ds = run.torch_dataset(args.split, train=False)
     rng = random.Random(args.seed)
     chosen = rng.sample(range(len(ds)), min(args.studies, len(ds)))
@@ -56,7 +63,8 @@ def main() -> None:
         return dict(sample, token_ids=ds.records[j]["token_ids"], mesh_tags=ds.records[j].get("mesh_tags", []))
 
     result = {"run": str(args.run), "split": args.split, "studies": len(chosen), "negatives": args.negatives,
-              "imm_mode": cfg.mode, "sparsity": cfg.sparsity, "k": cfg.k,
+              "imm_mode": cfg.mode, "imm_views": sorted(cfg.views), "view": view, "center": cfg.center,
+              "sparsity": cfg.sparsity, "k": cfg.k,
               "R@1_chance": 1 / (1 + args.negatives), "AUC_chance": 0.5}
     # image→report: rank reports for an image; report→image: rank images for a report (this
     # direction is blind to report length, which the log-sum-exp over words rewards)
@@ -71,10 +79,12 @@ def main() -> None:
                 else:
                     candidates = [study] + [with_report(ds[j], i) for j in others]
                 batch = collate(candidates, pad, sep, config.model.max_views)
-                out = run.model(batch, "bi")
-                scores = matching_score(out.text, out.visual, batch["mesh_tags"].float(),
-                                        imm_word_mask(batch, sep).float(), k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2,
-                                        sparse=cfg.sparsity, region_mask=out.visual_valid)
+                out = run.model(batch, view)
+                word_mask = imm_word_mask(batch, sep)
+                words, regions = imm.features(out.text, out.visual, word_mask, out.visual_valid)
+                scores = matching_score(words, regions, batch["mesh_tags"].float(), word_mask.float(), k=cfg.k,
+                                        rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity,
+                                        region_mask=out.visual_valid)
                 true_scores.append(float(scores[0]))
                 neg_scores.extend(float(s) for s in scores[1:])
                 hits += int(scores[0] > scores[1:].max())

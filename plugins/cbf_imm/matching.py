@@ -139,3 +139,27 @@ def contrastive_loss(matrix: torch.Tensor, tau: float) -> torch.Tensor:
     logits = matrix / tau
     target = torch.arange(matrix.shape[0], device=matrix.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+def matched_loss(positive: torch.Tensor, negatives: list[torch.Tensor], tau: float) -> torch.Tensor:
+    """Cross-entropy over S/τ for jointly encoded pairs, image→report and report→image, averaged.
+
+    ``positive[i]`` = S(image i, report i); ``negatives[s-1][i]`` = S(image i, report (i+s) mod B)
+    from a separate joint encoding of that pair. Image i ranks its report against reports
+    i+1..i+n; report j ranks its image against images j−1..j−n (the same scores, rolled back).
+    Pairs scoring −inf (a report without words) drop out; rows whose true pair is −inf are skipped.
+    """
+    if not negatives:
+        raise ValueError("matched_loss needs at least one negative")
+    to_report = torch.stack([positive, *negatives], dim=1)
+    to_image = torch.stack([positive, *(torch.roll(n, s, dims=0) for s, n in enumerate(negatives, 1))], dim=1)
+    losses = []
+    for logits in (to_report, to_image):
+        rows = torch.isfinite(logits[:, 0])
+        if rows.any():
+            target = torch.zeros(int(rows.sum()), dtype=torch.long, device=logits.device)
+            losses.append(F.cross_entropy(logits[rows] / tau, target))
+    if not losses:
+        return positive.sum() * 0.0
+    return sum(losses) / len(losses)
+

@@ -11,8 +11,8 @@ import torch
 from cbf.config.binding import ConfigError, bind_dataclass
 from cbf.errors import DataError
 from cbf.testing import check_objective
-from cbf_imm import (ImageMeshMatching, contrastive_loss, matching_score, paper_loss, score_matrix, sparsify,
-                     word_weights)
+from cbf_imm import (ImageMeshMatching, contrastive_loss, matched_loss, matching_score, paper_loss, score_matrix,
+                     sparsify, word_weights)
 
 
 # -- a reference in plain Python, one equation at a time ---------------------------------
@@ -264,7 +264,7 @@ def test_config_defaults_and_validation():
     assert cfg.views == ["s2s", "bi"]
     with pytest.raises(ConfigError, match="mmm"):
         bind_dataclass(ImageMeshMatching.Config, {"views": ["s2s", "mmm"]})
-    for bad in ({"k": 0}, {"tau": 0}, {"mode": "triplet"}, {"rho1": -1}):
+    for bad in ({"k": 0}, {"tau": 0}, {"mode": "triplet"}, {"rho1": -1}, {"negatives": 0}):
         with pytest.raises(ConfigError):
             bind_dataclass(ImageMeshMatching.Config, bad)
 
@@ -277,7 +277,95 @@ def test_bad_shapes_are_clear_errors():
         matching_score(words, regions[..., :2], tags, mask, 2, 4.0, 4.0)
 
 
-@pytest.mark.parametrize("options", [{}, {"mode": "contrastive"}, {"sparsity": False}])
+def test_matched_loss_by_hand():
+    # 3 studies, 2 negatives: neg[s-1][i] = S(image i, report i+s mod 3)
+    pos = torch.tensor([2.0, 1.0, 0.5])
+    neg1 = torch.tensor([0.0, 1.5, -1.0])  # S(0,1), S(1,2), S(2,0)
+    neg2 = torch.tensor([1.0, -0.5, 0.2])  # S(0,2), S(1,0), S(2,1)
+
+    def nll(values: list[float]) -> float:
+        return -values[0] + math.log(sum(math.exp(v) for v in values))
+
+    to_report = [nll([2.0, 0.0, 1.0]), nll([1.0, 1.5, -0.5]), nll([0.5, -1.0, 0.2])]
+    # report j against images j-1 and j-2: S(j-1, j) = neg1[j-1], S(j-2, j) = neg2[j-2]
+    to_image = [nll([2.0, -1.0, -0.5]), nll([1.0, 0.0, 0.2]), nll([0.5, 1.5, 1.0])]
+    expected = 0.5 * (sum(to_report) / 3 + sum(to_image) / 3)
+    assert matched_loss(pos, [neg1, neg2], 1.0).item() == pytest.approx(expected, rel=1e-6)
+    assert matched_loss(pos, [neg1, neg2], 0.5).item() == pytest.approx(
+        matched_loss(2 * pos, [2 * neg1, 2 * neg2], 1.0).item(), rel=1e-6)
+    # a report without words scores -inf: its pairs drop out, nothing becomes NaN
+    inf = float("-inf")
+    loss = matched_loss(torch.tensor([2.0, inf, 0.5]), [torch.tensor([0.0, inf, 1.0])], 1.0)
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="negative"):
+        matched_loss(pos, [], 1.0)
+
+
+def test_matched_objective_scores_jointly_encoded_negative_pairs():
+    """Each negative is a separate encoder pass of image i with report i+s: the loss equals
+    matched_loss over scores recomputed from those passes by hand."""
+    from cbf.testing import build_tiny_run, first_batch, tiny_recipe
+    from cbf_imm import imm_word_mask
+
+    run = build_tiny_run(tiny_recipe({"imm": {"type": "imm", "mode": "matched", "negatives": 2, "tau": 0.1}}))
+    obj = run.objectives["imm"]
+    run.model.eval()  # no dropout: the passes must be reproducible
+    batch = first_batch(run)
+    out = run.model(batch, "bi")
+    loss = obj(out, batch, "bi")
+    assert torch.isfinite(loss)
+
+    def scores(b):
+        o = run.model(b, "bi")
+        return matching_score(o.text, o.visual, b["mesh_tags"], imm_word_mask(b, obj.sep_id), k=12, rho1=4.0,
+                              rho2=4.0, region_mask=o.visual_valid)
+
+    report_fields = ("input_ids", "text_ids", "text_mask", "mesh_tags")
+    negatives = []
+    for s in (1, 2):
+        rolled = dict(batch, **{k: torch.roll(batch[k], -s, dims=0) for k in report_fields})
+        negatives.append(scores(rolled))
+        # the rolled pass really pairs image i with report i+s
+        assert torch.equal(rolled["text_ids"][0], batch["text_ids"][s])
+    with torch.no_grad():
+        expected = matched_loss(scores(batch), negatives, 0.1)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert not torch.allclose(negatives[0], scores(batch))
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "contrastive"}, {"mode": "matched"}, {"sparsity": False}])
 def test_gradients_reach_encoder_and_backbone(options):
     result = check_objective("imm", options)
     assert set(result.losses) == {"s2s", "bi"}
+
+
+def test_gradients_on_the_dual_view_with_centring():
+    result = check_objective("imm", {"mode": "contrastive", "views": ["dual"], "center": True})
+    assert set(result.losses) == {"dual"}
+
+
+OFFSET = torch.linspace(-40.0, 60.0, 16)
+
+
+def test_centering_removes_a_common_direction_and_keeps_running_means():
+    """center: true scores the parts that differ between studies: adding one large vector to
+    every region (the collapse seen on the demo encoder) changes nothing in training, and
+    inference uses the running means."""
+    cfg = bind_dataclass(ImageMeshMatching.Config, {"mode": "contrastive", "center": True, "center_momentum": 1.0,
+                                                   "k": 3})
+    obj = ImageMeshMatching(cfg, SimpleNamespace(tokenizer=SimpleNamespace(sep_id=3), hidden_size=16))
+    words, regions, tags, _ = _aligned_batch(b=4, length=6)
+    batch = _text_batch(tags)
+    plain = obj(_fake_out(words, regions), batch, "bi")
+    shifted = obj(_fake_out(words, regions + OFFSET), batch, "bi")
+    assert shifted.item() == pytest.approx(plain.item(), rel=1e-4)
+    word_mask = batch["text_mask"] & (batch["text_ids"] != 3)
+    valid = torch.ones(regions.shape[:2], dtype=torch.bool)
+    assert torch.allclose(obj.region_mean, (regions + OFFSET).mean((0, 1)))
+    assert torch.allclose(obj.word_mean, words[word_mask].mean(0))
+    obj.eval()
+    w, r = obj.features(words, regions, word_mask, valid)
+    assert torch.allclose(r, regions - obj.region_mean) and torch.allclose(w, words - obj.word_mean)
+    uncentred = _objective(mode="contrastive", k=3)
+    assert uncentred.features(words, regions, word_mask, valid) == (words, regions)
+    assert uncentred(_fake_out(words, regions + 50.0), batch, "bi").item() != pytest.approx(plain.item(), rel=1e-3)
