@@ -10,10 +10,13 @@ so that decoding learns to stop; ``always_predict_end`` makes it a target on eve
 
 Inference: :meth:`ReportGenerationHead.generate`, the paper's append-[MASK]-and-predict loop
 under beam search (:mod:`cbf_rrg.beam`), with a key/value cache (:mod:`cbf_rrg.decoders`).
+
+``findings_plan`` (off by default; not in the paper) makes the decoder first write a plan, the
+study's positive CheXpert findings as words, then the report; see :mod:`cbf_rrg.plan`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -22,6 +25,7 @@ from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer, check_objecti
 from cbf.masking import IGNORE_INDEX, choose_positions, corrupt, masked_token_loss, ordinary_ids
 from cbf_rrg.beam import BeamOptions, beam_search
 from cbf_rrg.decoders import CachedDecoder, FullDecoder
+from cbf_rrg.plan import FindingsPlan
 
 
 class ReportGenerationHead(Head):
@@ -60,6 +64,11 @@ class ReportGenerationHead(Head):
         no_repeat_ngram_size: int = 0
         #: never emit [UNK] (a report of "[UNK]" words helps nobody)
         block_unk: bool = True
+        #: not in the paper: write the study's positive CheXpert findings as words first
+        #: ("cardiomegaly effusion ." or "normal ."), then the report; the plan is cut from the
+        #: output. Needs the ``chexpert`` field (a labeler annotator or dataset labels). See
+        #: cbf_rrg.plan for why: the plan's words depend on the image alone.
+        findings_plan: bool = False
 
         def validate(self) -> None:
             check_objective_options(self.views, self.weight)
@@ -90,11 +99,14 @@ class ReportGenerationHead(Head):
         tok = ctx.tokenizer
         self.mask_id, self.sep_id = tok.mask_id, tok.sep_id
         self.register_buffer("pool", torch.tensor(ordinary_ids(tok), dtype=torch.long), persistent=False)
+        self.plan = FindingsPlan(tok) if config.findings_plan else None
         # the prediction head is the model's, shared with MLM/MMM: kept out of this module's parameters
         self._shared = {"head": ctx.model.prediction_head}
 
     # -- training ------------------------------------------------------------------------
     def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:
+        if self.plan is not None:
+            self.plan.prepend(batch)
         if self.config.training == "pseudo":
             self._prepare_pseudo(batch)
             return
@@ -154,6 +166,8 @@ class ReportGenerationHead(Head):
                                            length_penalty=length_penalty,
                                            no_repeat_ngram_size=no_repeat_ngram_size)
         options.validate()
+        if self.plan is not None:  # the plan's words come on top of the report's length
+            options = replace(options, max_length=options.max_length + self.plan.max_length)
         images, image_mask = batch["images"], batch["image_mask"]
         device = next(model.parameters()).device
         images, image_mask = images.to(device), image_mask.to(device)
@@ -169,4 +183,7 @@ class ReportGenerationHead(Head):
                                device=device)
         finally:
             model.train(was_training)
-        return [list(h.tokens) if h is not None else [] for h in best]
+        reports = [list(h.tokens) if h is not None else [] for h in best]
+        if self.plan is not None:
+            reports = [self.plan.strip(ids) for ids in reports]
+        return reports
