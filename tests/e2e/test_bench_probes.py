@@ -1,0 +1,53 @@
+"""The probe scripts in bench/ run on a tiny trained run and print what they say they print."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cbf.pipeline import run_recipe
+from cbf.testing import tiny_recipe
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _script(name: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout[done.stdout.index("{"):])
+
+
+@pytest.fixture(scope="module")
+def rrg_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rrg")
+    run_recipe(tiny_recipe({}, views={"s2s": 1.0}, head={"type": "rrg", "training": "pseudo"}), out, log=lambda *_: None)
+    return out
+
+
+def test_image_dependence_compares_own_and_other_images(rrg_run):
+    result = _script("image_dependence.py", str(rrg_run), "--studies", "8", "--batch-size", "4")
+    assert result["target_words"] > 0
+    own, other = result["loss_own_images"], result["loss_other_images"]
+    assert own > 0 and other > 0 and result["image_gain_nats_per_word"] == pytest.approx(other - own, abs=2e-4)
+
+
+def test_image_dependence_refuses_a_run_without_a_generation_head(tmp_path):
+    run_recipe(tiny_recipe({"mlm": "mlm"}), tmp_path, log=lambda *_: None)
+    done = subprocess.run([sys.executable, str(BENCH / "image_dependence.py"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and "no report-generation head" in done.stderr
+
+
+def test_imm_retrieval_on_the_dual_view_with_centring(tmp_path):
+    recipe = tiny_recipe({"mlm": "mlm", "imm": {"type": "imm", "mode": "contrastive", "views": ["dual"],
+                                                 "center": True}},
+                         views={"s2s": 0.5, "dual": 0.5})
+    run_recipe(recipe, tmp_path, log=lambda *_: None)
+    result = _script("imm_retrieval.py", str(tmp_path), "--split", "test", "--studies", "4", "--negatives", "2")
+    assert result["view"] == "dual" and result["center"] is True
+    for direction in ("image_to_report", "report_to_image"):
+        assert 0 <= result[f"{direction}_R@1"] <= 1 and 0 <= result[f"{direction}_AUC"] <= 1
+    assert result["R@1_chance"] == pytest.approx(1 / 3)
