@@ -14,12 +14,9 @@ import json
 
 import torch
 
-from cbf.config.binding import bind_dataclass
-from cbf.config.schema import RunConfig
 from cbf.data.pipeline import collate
 from cbf.masking import IGNORE_INDEX
-from cbf.training.build import build_run
-from cbf.training.checkpoint import load_checkpoint
+from cbf.training.build import load_trained_run
 
 
 def main() -> None:
@@ -30,11 +27,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args()
 
-    state = load_checkpoint(args.run)
-    config = bind_dataclass(RunConfig, json.loads(state["config"]))
-    run = build_run(config, "/tmp/cbf-image-dependence", resume_state=state, log=lambda *_: None)
-    run.model.load_state_dict(state["model"])
-    run.model.eval()
+    run, _ = load_trained_run(args.run, "/tmp/cbf-image-dependence")
+    config = run.config
     head = run.head
     if head is None or not hasattr(head, "generate"):
         raise SystemExit(f"{args.run}: the run has no report-generation head")

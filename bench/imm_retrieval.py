@@ -22,11 +22,8 @@ from pathlib import Path
 
 import torch
 
-from cbf.config.binding import bind_dataclass
-from cbf.config.schema import RunConfig
 from cbf.data.pipeline import collate
-from cbf.training.build import build_run
-from cbf.training.checkpoint import load_checkpoint
+from cbf.training.build import load_trained_run
 from cbf_imm import matching_score
 from cbf_imm.objective import imm_word_mask
 
@@ -42,17 +39,11 @@ def main() -> None:
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
 
-    state = load_checkpoint(args.run)
-    config = bind_dataclass(RunConfig, json.loads(state["config"]))
-    run = build_run(config, "/tmp/cbf-imm-retrieval", resume_state=state, log=lambda *_: None)
-    run.model.load_state_dict(state["model"])
-    run.model.eval()
-    name = next((n for n, o in run.objectives.items() if type(o).__name__ == "ImageMeshMatching"), None)
-    if name is None:
+    run, _ = load_trained_run(args.run, "/tmp/cbf-imm-retrieval")  # IMM's running means come with it
+    config = run.config
+    imm = next((o for o in run.objectives.values() if type(o).__name__ == "ImageMeshMatching"), None)
+    if imm is None:
         raise SystemExit(f"{args.run}: the run has no imm objective")
-    imm = run.objectives[name]
-    imm.load_state_dict(state["objectives"][name])  # running means when IMM centres its features
-    imm.eval()
     cfg = imm.config
     view = args.view or ("dual" if "dual" in cfg.views else "bi")
     ds = run.torch_dataset(args.split, train=False)

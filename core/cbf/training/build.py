@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from cbf.api import Annotator, BuildContext, Objective, StudyDataset, Tokenizer
-from cbf.config.binding import to_json
+from cbf.config.binding import bind_dataclass, to_json
 from cbf.config.schema import EncoderSettings, RunConfig
 from cbf.data.pipeline import StudyTorchDataset, annotate, check_annotator_order
 from cbf.errors import CheckpointError, DataError
@@ -230,3 +230,20 @@ def _load_weights(model: ClinicalBert, objectives: dict[str, Objective], state: 
             obj.load_state_dict(src)
             loaded.append(name)
     log(f"initialised from {source} (objectives reused: {', '.join(loaded) or 'none'})")
+
+
+def load_trained_run(checkpoint: str | Path, scratch_dir: str | Path) -> tuple[Run, dict[str, Any]]:
+    """A finished run rebuilt from its checkpoint (data, annotators, model, objectives), with the
+    model's and every objective's weights loaded and everything in eval mode: what probes and
+    benchmarks that need the objectives, not only the model, start from. Returns the run and
+    the checkpoint state."""
+    state = load_checkpoint(checkpoint)
+    config = bind_dataclass(RunConfig, json.loads(state["config"]))
+    run = build_run(config, scratch_dir, resume_state=state, log=lambda *_: None)
+    run.model.load_state_dict(state["model"])
+    run.model.eval()
+    for name, objective in run.objectives.items():
+        objective.load_state_dict(state["objectives"][name])
+        objective.eval()
+    return run, state
+
