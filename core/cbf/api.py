@@ -180,6 +180,15 @@ class Objective(nn.Module):
     #: active objective says so, the encoder runs on ``[CLS] f… [SEP]`` only.
     uses_text: bool = True
 
+    def __init__(self, config: Any = None) -> None:
+        """``config``, when given, is the plugin's bound ``Config``: it is kept as ``self.config``
+        and its ``weight`` and ``views`` become the objective's."""
+        super().__init__()
+        if config is not None:
+            self.config = config
+            self.weight = config.weight
+            self.views = frozenset(config.views)
+
     def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:  # noqa: B027
         pass
 

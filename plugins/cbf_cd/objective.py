@@ -35,10 +35,7 @@ class ClinicalDiagnosis(Objective):
     num_labels = len(CHEXPERT_LABELS)
 
     def __init__(self, config: "ClinicalDiagnosis.Config", ctx: BuildContext) -> None:
-        super().__init__()
-        self.config = config
-        self.weight = config.weight
-        self.views = frozenset(config.views)
+        super().__init__(config)
         width = ctx.hidden_size
         hidden = config.hidden or width
         self.classifier = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, self.num_labels))

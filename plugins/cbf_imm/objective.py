@@ -84,10 +84,7 @@ class ImageMeshMatching(Objective):
                 raise ValueError("center_momentum must be in (0, 1]")
 
     def __init__(self, config: "ImageMeshMatching.Config", ctx: BuildContext) -> None:
-        super().__init__()
-        self.config = config
-        self.weight = config.weight
-        self.views = frozenset(config.views)
+        super().__init__(config)
         self.sep_id = ctx.tokenizer.sep_id
         # the model, for the negative pairs' extra passes; kept out of this module's parameters
         self._shared = {"model": getattr(ctx, "model", None)}

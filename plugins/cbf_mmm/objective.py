@@ -42,10 +42,7 @@ class MaskedMeshModeling(Objective):
     labels_key = "mmm_labels"
 
     def __init__(self, config: "MaskedMeshModeling.Config", ctx: BuildContext) -> None:
-        super().__init__()
-        self.config = config
-        self.weight = config.weight
-        self.views = frozenset(config.views)
+        super().__init__(config)
         tok = ctx.tokenizer
         self.mask_id = tok.mask_id
         pool = sorted(set(ctx.mesh_token_ids) - tok.special_ids)

@@ -63,10 +63,7 @@ class RadiographDiagnosisHead(Head):
             return [f"label_{i}" for i in range(self.num_labels)]
 
     def __init__(self, config: "RadiographDiagnosisHead.Config", ctx: BuildContext) -> None:
-        super().__init__()
-        self.config = config
-        self.weight = config.weight
-        self.views = frozenset(config.views)
+        super().__init__(config)
         self.label_names: list[str] = config.names()
         self.threshold = config.threshold
         self.classifier = nn.Linear(ctx.hidden_size, config.num_labels)

@@ -92,10 +92,7 @@ class ReportGenerationHead(Head):
     labels_key = "rrg_labels"
 
     def __init__(self, config: "ReportGenerationHead.Config", ctx: BuildContext) -> None:
-        super().__init__()
-        self.config = config
-        self.weight = config.weight
-        self.views = frozenset(config.views)
+        super().__init__(config)
         tok = ctx.tokenizer
         self.mask_id, self.sep_id = tok.mask_id, tok.sep_id
         self.register_buffer("pool", torch.tensor(ordinary_ids(tok), dtype=torch.long), persistent=False)

@@ -29,10 +29,7 @@ class ReportLength(Objective):
                 raise ValueError("bucket_edges must be increasing")
 
     def __init__(self, config: "ReportLength.Config", ctx: BuildContext) -> None:
-        super().__init__()
-        self.config = config
-        self.weight = config.weight
-        self.views = frozenset(config.views)
+        super().__init__(config)
         self.register_buffer("edges", torch.tensor(config.bucket_edges), persistent=False)
         self.classifier = nn.Linear(ctx.hidden_size, len(config.bucket_edges) + 1)
 
