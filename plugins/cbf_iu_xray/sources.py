@@ -12,11 +12,11 @@ Ids are ``CXR<uid>`` for openi and kaggle (the Open-i ``uId``), R2Gen's own id o
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cbf.data.files import read_json_object
 from cbf.data.openi import parse_openi_xml, read_openi_tgz
 from cbf.errors import DataError
 
@@ -104,14 +104,10 @@ def read_openi(source: Path, projections: Path | None) -> list[IUStudy]:
 
 
 def read_r2gen(path: Path) -> list[IUStudy]:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or not data:
-        raise DataError(f"{path}: expected an object with 'train', 'val', 'test' lists")
+    expected = "an object with 'train', 'val', 'test' lists"
+    data = read_json_object(path, expected)
+    if not data:
+        raise DataError(f"{path}: expected {expected}")
     studies = []
     for split, entries in data.items():
         if split not in ("train", "val", "test"):

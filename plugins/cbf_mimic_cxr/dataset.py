@@ -1,13 +1,13 @@
 """MIMIC-CXR-JPG for pre-training and report generation, with the source's CheXpert labels."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
 
 from cbf.api import StudyDataset
+from cbf.data.files import read_json_object
 from cbf.data.splits import SPLITS
 from cbf.data.study_views import FileDatasetOptions, FileStudyDataset, StudyViews, group_by_split
 from cbf.errors import DataError
@@ -133,14 +133,7 @@ class MimicCXRDataset(FileStudyDataset, StudyDataset):
     # ------------------------------------------------------------------ r2gen layout
     def _read_r2gen(self) -> list[dict]:
         path = self.root / self.config.annotation
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise DataError(f"{path}: expected an object with 'train', 'val', 'test' lists")
+        data = read_json_object(path, "an object with 'train', 'val', 'test' lists")
         chexpert = (read_chexpert(self.root / self.config.chexpert_csv)
                     if self.has_chexpert else {})
         images = self.root / self.config.images_dir

@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from cbf.data.files import open_text
 from cbf.errors import DataError
 from cbf.fields import CHEXPERT_LABELS
 
@@ -30,18 +29,10 @@ class Image:
     split: str
 
 
-def _open(path: Path) -> io.TextIOBase:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
-
-
 def rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line, row)`` for each data row; a missing column or a short/long row raises DataError."""
     try:
-        with _open(path) as fh:
+        with open_text(path) as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             missing = [c for c in columns if c not in header]

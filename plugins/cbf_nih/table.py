@@ -7,11 +7,10 @@ names the file and the line.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from cbf.data.files import open_text
 from cbf.errors import DataError
 from cbf.fields import NIH_LABELS
 
@@ -27,15 +26,6 @@ class NIHRow:
     patient: str
     view: str
     line: int
-
-
-def open_text(path: Path) -> io.TextIOBase:
-    """A text handle on a plain or gzip'd file (chosen by the ``.gz`` suffix)."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
 
 
 def parse_labels(text: str, path: Path, line: int) -> list[float]:
@@ -106,4 +96,4 @@ def read_list(path: Path) -> set[str]:
         return {s for s in (line.strip() for line in fh) if s}
 
 
-__all__ = ["NIHRow", "open_text", "parse_labels", "read_list", "read_table"]
+__all__ = ["NIHRow", "parse_labels", "read_list", "read_table"]
