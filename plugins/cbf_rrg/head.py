@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer, check_objective_options
-from cbf.masking import IGNORE_INDEX, choose_positions, corrupt, masked_token_loss, ordinary_ids
+from cbf.masking import (IGNORE_INDEX, check_probs, choose_positions, corrupt, masked_token_loss,
+                         ordinary_ids)
 from cbf_rrg.beam import BeamOptions, beam_search
 from cbf_rrg.decoders import CachedDecoder, FullDecoder
 from cbf_rrg.plan import FindingsPlan
@@ -78,9 +79,7 @@ class ReportGenerationHead(Head):
                                  f"context alone); got {bi}")
             if not 0 < self.mask_rate <= 1:
                 raise ValueError(f"mask_rate must be in (0, 1], got {self.mask_rate}")
-            if min(self.mask_token_prob, self.random_token_prob) < 0 or \
-                    self.mask_token_prob + self.random_token_prob > 1:
-                raise ValueError("mask_token_prob and random_token_prob must be >= 0 and sum to <= 1")
+            check_probs(self.mask_token_prob, self.random_token_prob)
             self.beam_options().validate()
 
         def beam_options(self, **overrides: Any) -> BeamOptions:

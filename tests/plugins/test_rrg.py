@@ -101,6 +101,8 @@ def test_closing_sep_is_a_target(run):
 @pytest.mark.parametrize("head, message", [
     ({"views": ["bi"]}, "s2s views only"),
     ({"mask_rate": 0.0}, "mask_rate"),
+    ({"mask_token_prob": 0.95, "random_token_prob": 0.1}, "mask_token_prob"),
+    ({"random_token_prob": -0.1}, "random_token_prob"),
     ({"beam_size": 0}, "beam_size"),
     ({"min_length": 70, "max_length": 60}, "min_length"),
 ])
