@@ -75,7 +75,7 @@ def main() -> None:
                 words, regions = imm.features(out.text, out.visual, word_mask, out.visual_valid)
                 scores = matching_score(words, regions, batch["mesh_tags"].float(), word_mask.float(), k=cfg.k,
                                         rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity,
-                                        region_mask=out.visual_valid)
+                                        region_mask=out.visual_valid, pooling=cfg.pooling)
                 true_scores.append(float(scores[0]))
                 neg_scores.extend(float(s) for s in scores[1:])
                 hits += int(scores[0] > scores[1:].max())

@@ -13,7 +13,11 @@ For report words e_l (encoded text tokens) and image regions v_i (encoded visual
    β = softmax of the MeSH tags T over the real words (padding and other excluded slots
    are left out of the softmax, so β sums to 1 over the words that count).
 4. Score S = (1/ρ2)·log Σ_l exp(ρ2·s_l) over the real words. A row without any real word
-   scores −inf.
+   scores −inf. Because β sums to 1, s_l is of order 1/n for n words, so S ≈ log(n)/ρ2 +
+   mean_l s_l: report length moves S by log(n)/ρ2 while the image can move it by at most
+   about 2/n. ``pooling="weighted"`` (ours, not the paper's) reads β as weights *inside*
+   the log-sum-exp instead: S = (1/ρ2)·log Σ_l β_l·exp(ρ2·cos(e_l, r_l)), a β-weighted soft
+   maximum in [−1, 1] with no length term (β-weighted mean as ρ2 → 0, max as ρ2 → ∞).
 
 Everything is computed in float32 (float64 inputs stay float64) with autocast off. r_l is
 never materialised: e·r and |r| come from the dot products e·v and the Gram matrix v·vᵀ, so
@@ -30,8 +34,15 @@ import torch.nn.functional as F
 _EPS = 1e-8
 
 
+#: how word scores become S: "printed" = eq. 7 as printed; "weighted" = β inside the log-sum-exp
+POOLINGS = ("printed", "weighted")
+
+
 def _check(words: torch.Tensor, regions: torch.Tensor, mesh_tags: torch.Tensor, word_mask: torch.Tensor,
-           region_mask: torch.Tensor | None, k: int, rho1: float, rho2: float, paired: bool) -> None:
+           region_mask: torch.Tensor | None, k: int, rho1: float, rho2: float, paired: bool,
+           pooling: str = "printed") -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if words.ndim != 3 or regions.ndim != 3:
         raise ValueError(f"words must be (B, L, H) and regions (B, R, H); got {tuple(words.shape)} and "
                          f"{tuple(regions.shape)}")
@@ -72,7 +83,7 @@ def word_weights(mesh_tags: torch.Tensor, word_mask: torch.Tensor) -> torch.Tens
 
 def _scores(dots: torch.Tensor, word_norm: torch.Tensor, region_norm: torch.Tensor, gram: torch.Tensor,
             mesh_tags: torch.Tensor, word_mask: torch.Tensor, region_mask: torch.Tensor, k: int, rho1: float,
-            rho2: float, sparse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+            rho2: float, sparse: bool, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Shared by the paired and all-pairs forms; every argument broadcasts to (..., L, R)."""
     cos = dots / (word_norm[..., :, None] * region_norm[..., None, :])
     alpha = torch.softmax((rho1 * cos).masked_fill(~region_mask[..., None, :], float("-inf")), dim=-1)  # eq. 5
@@ -80,8 +91,13 @@ def _scores(dots: torch.Tensor, word_norm: torch.Tensor, region_norm: torch.Tens
         alpha = sparsify(alpha, region_mask[..., None, :], k)  # eq. 6
     e_dot_r = (alpha * dots).sum(-1)
     r_norm = ((alpha @ gram) * alpha).sum(-1).clamp_min(_EPS**2).sqrt()
-    s = word_weights(mesh_tags, word_mask) * e_dot_r / (word_norm * r_norm.clamp_min(_EPS))
-    score = torch.logsumexp((rho2 * s).masked_fill(~word_mask, float("-inf")), dim=-1) / rho2  # eq. 7's S
+    beta = word_weights(mesh_tags, word_mask)
+    cos_r = e_dot_r / (word_norm * r_norm.clamp_min(_EPS))
+    if pooling == "printed":
+        logits = rho2 * beta * cos_r  # eq. 7's S, with s_l = β_l·cos(e_l, r_l)
+    else:
+        logits = rho2 * cos_r + beta.clamp_min(1e-30).log()  # Σ β_l·exp(ρ2·cos_l) in log space
+    score = torch.logsumexp(logits.masked_fill(~word_mask, float("-inf")), dim=-1) / rho2
     return score, alpha
 
 
@@ -99,33 +115,33 @@ def _parts(words: torch.Tensor, regions: torch.Tensor, region_mask: torch.Tensor
 
 def matching_score(words: torch.Tensor, regions: torch.Tensor, mesh_tags: torch.Tensor, word_mask: torch.Tensor,
                    k: int, rho1: float, rho2: float, sparse: bool = True, region_mask: torch.Tensor | None = None,
-                   return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                   return_attention: bool = False, pooling: str = "printed") -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """S(image_b, report_b) for each row b: (B,) scores; with ``return_attention`` also the
     per-word region weights α (B, L, R) actually used (after eq. 6 when ``sparse``).
 
     words (B, L, H): encoded text tokens; regions (B, R, H): encoded visual tokens; mesh_tags,
     word_mask (B, L) 0/1; region_mask (B, R) 0/1 (default: all regions valid).
     """
-    _check(words, regions, mesh_tags, word_mask, region_mask, k, rho1, rho2, paired=True)
+    _check(words, regions, mesh_tags, word_mask, region_mask, k, rho1, rho2, paired=True, pooling=pooling)
     with _no_autocast(words):
         words, regions, region_mask, word_norm, region_norm, gram = _parts(words, regions, region_mask)
         dots = words @ regions.transpose(1, 2)  # (B, L, R)
         score, alpha = _scores(dots, word_norm, region_norm, gram, mesh_tags, word_mask.bool(), region_mask,
-                               k, rho1, rho2, sparse)
+                               k, rho1, rho2, sparse, pooling)
     return (score, alpha) if return_attention else score
 
 
 def score_matrix(words: torch.Tensor, regions: torch.Tensor, mesh_tags: torch.Tensor, word_mask: torch.Tensor,
                  k: int, rho1: float, rho2: float, sparse: bool = True, region_mask: torch.Tensor | None = None,
-                 return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                 return_attention: bool = False, pooling: str = "printed") -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """All pairs: (I, J) with [i, j] = S(image i, report j), for regions (I, R, H) and words
     (J, L, H); with ``return_attention`` also α (I, J, L, R)."""
-    _check(words, regions, mesh_tags, word_mask, region_mask, k, rho1, rho2, paired=False)
+    _check(words, regions, mesh_tags, word_mask, region_mask, k, rho1, rho2, paired=False, pooling=pooling)
     with _no_autocast(words):
         words, regions, region_mask, word_norm, region_norm, gram = _parts(words, regions, region_mask)
         dots = torch.einsum("jlh,irh->ijlr", words, regions)
         score, alpha = _scores(dots, word_norm[None], region_norm[:, None], gram[:, None], mesh_tags[None],
-                               word_mask.bool()[None], region_mask[:, None], k, rho1, rho2, sparse)
+                               word_mask.bool()[None], region_mask[:, None], k, rho1, rho2, sparse, pooling)
     return (score, alpha) if return_attention else score
 
 

@@ -59,6 +59,10 @@ class ImageMeshMatching(Objective):
         #: false: all regions with α from eq. 5 (Table 4's "w/o sparsity")
         sparsity: bool = True
         mode: Literal["paper", "contrastive", "matched"] = "paper"
+        #: "printed": eq. 7 as printed (s_l = β_l·cos, so S carries a log(n)/ρ2 length term that
+        #: swamps the image's share, ≤ ~2/n); "weighted" (ours): S = (1/ρ2)·log Σ β_l·exp(ρ2·cos_l),
+        #: no length term — see cbf_imm.matching
+        pooling: Literal["printed", "weighted"] = "printed"
         #: ``mode="matched"`` only: negative pairs per true pair, each one more encoder pass
         negatives: int = 1
         #: not in the paper: subtract the mean word vector and the mean region vector before
@@ -125,7 +129,7 @@ class ImageMeshMatching(Objective):
         regions, region_mask = out.visual[rows], out.visual_valid[rows]
         words, regions = self.features(words, regions, word_mask, region_mask)
         args = dict(k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity, region_mask=region_mask,
-                    return_attention=True)
+                    return_attention=True, pooling=cfg.pooling)
         if cfg.mode == "paper":
             scores, alpha = matching_score(words, regions, tags, word_mask, **args)
             loss = paper_loss(scores, cfg.tau)
@@ -162,5 +166,5 @@ class ImageMeshMatching(Objective):
         words, regions = self.features(out.text, out.visual, word_mask, out.visual_valid)
         return matching_score(words, regions, rolled[MESH_TAGS], word_mask,
                               k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity,
-                              region_mask=out.visual_valid)
+                              region_mask=out.visual_valid, pooling=cfg.pooling)
 

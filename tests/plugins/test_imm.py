@@ -27,7 +27,7 @@ def _softmax(values: list[float]) -> list[float]:
     return [e / sum(ex) for e in ex]
 
 
-def reference_score(words, regions, tags, word_mask, k, rho1, rho2, sparse, region_mask=None):
+def reference_score(words, regions, tags, word_mask, k, rho1, rho2, sparse, region_mask=None, pooling="printed"):
     """One study: words L×H, regions R×H (lists). Returns (S, α per real word)."""
     valid = [i for i in range(len(regions)) if region_mask is None or region_mask[i]]
     real = [l for l in range(len(words)) if word_mask[l]]
@@ -40,8 +40,11 @@ def reference_score(words, regions, tags, word_mask, k, rho1, rho2, sparse, regi
             a = dict(zip(top, _softmax([a[i] for i in top])))
         alphas[l] = [a.get(i, 0.0) for i in range(len(regions))]
         r = [sum(a[i] * regions[i][h] for i in a) for h in range(len(words[l]))]
-        s.append(beta[l] * _cos(words[l], r))
-    score = math.log(sum(math.exp(rho2 * x) for x in s)) / rho2
+        s.append((beta[l], _cos(words[l], r)))
+    if pooling == "printed":  # eq. 7: s_l = β_l·cos, S = log Σ exp(ρ2·s_l) / ρ2
+        score = math.log(sum(math.exp(rho2 * b * c) for b, c in s)) / rho2
+    else:  # ours: S = log Σ β_l·exp(ρ2·cos_l) / ρ2
+        score = math.log(sum(b * math.exp(rho2 * c) for b, c in s)) / rho2
     return score, alphas
 
 
@@ -70,6 +73,42 @@ def test_score_and_attention_match_the_equations_step_by_step(sparse, k):
         assert alpha[0, l].tolist() == pytest.approx(row, abs=1e-6)
     if sparse:
         assert int((alpha[0, :3] > 0).sum(-1).max()) == k
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_weighted_pooling_matches_its_formula_step_by_step(sparse):
+    words, regions, tags, mask = _case(seed=7)
+    score = matching_score(words, regions, tags, mask, k=2, rho1=4.0, rho2=4.0, sparse=sparse, pooling="weighted")
+    ref, _ = reference_score(words[0].tolist(), regions[0].tolist(), tags[0].tolist(), mask[0].tolist(),
+                             2, 4.0, 4.0, sparse, pooling="weighted")
+    printed, _ = reference_score(words[0].tolist(), regions[0].tolist(), tags[0].tolist(), mask[0].tolist(),
+                                 2, 4.0, 4.0, sparse)
+    assert score.item() == pytest.approx(ref, rel=1e-6)
+    assert ref != pytest.approx(printed, rel=1e-3)
+    matrix = score_matrix(words, regions, tags, mask, k=2, rho1=4.0, rho2=4.0, sparse=sparse, pooling="weighted")
+    assert matrix[0, 0].item() == pytest.approx(ref, rel=1e-6)
+
+
+def test_weighted_pooling_has_no_length_term_and_stays_in_cosine_range():
+    """Repeating a report's words leaves the weighted S unchanged; eq. 7's S grows by about
+    log(2)/ρ2 = 0.17 (less the shrinking of each β_l·cos, which is of order 1/n)."""
+    words, regions, tags, mask = _case(seed=8)
+    mask[:] = True
+    twice = (torch.cat([words, words], 1), torch.cat([tags, tags], 1), torch.cat([mask, mask], 1))
+    growth = {}
+    for pooling in ("weighted", "printed"):
+        one = matching_score(words, regions, tags, mask, 2, 4.0, 4.0, pooling=pooling).item()
+        two = matching_score(twice[0], regions, twice[1], twice[2], 2, 4.0, 4.0, pooling=pooling).item()
+        growth[pooling] = two - one
+    assert growth["weighted"] == pytest.approx(0.0, abs=1e-9)
+    assert 0.1 < growth["printed"] < math.log(2) / 4.0 + 0.05
+    s = matching_score(words, regions, tags, mask, 2, 4.0, 4.0, pooling="weighted").item()
+    assert -1.0 <= s <= 1.0
+    aligned = matching_score(regions[:, :1].expand_as(words).clone(), regions, tags, mask, 1, 4.0, 4.0,
+                             pooling="weighted").item()
+    assert aligned == pytest.approx(1.0, abs=1e-6)  # every word equal to its best region: cos 1
+    with pytest.raises(ValueError, match="pooling"):
+        matching_score(words, regions, tags, mask, 2, 4.0, 4.0, pooling="mean")
 
 
 def test_region_mask_equals_dropping_the_invalid_regions():
