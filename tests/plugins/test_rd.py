@@ -115,3 +115,25 @@ def test_wrong_label_count_or_missing_field_is_a_clear_error():
 def test_bad_config_is_rejected(head, message):
     with pytest.raises(ConfigError, match=message):
         bind_dataclass(RunConfig, _recipe(**head))
+
+
+def test_visual_mean_features_classify_the_pooled_projected_backbone_features():
+    """``features: visual_mean`` = FC on the mean of the valid projected visual tokens, before the
+    encoder: the encoder gets no gradient from it, the backbone and projection do."""
+    run = build_tiny_run(_recipe(num_labels=2, label_names=["Cardiomegaly", "Effusion"], features="visual_mean"))
+    head = run.head
+    batch = first_batch(run)
+    batch["image_mask"][0, 1:] = False  # a study with one view: its other view must not count
+    run.model.train()
+    run.model.zero_grad(set_to_none=True)
+    out = run.model(batch, "bi", use_text=False)
+    logits = head.logits(out)
+    visual, valid = run.model.visual_tokens(batch["images"], batch["image_mask"])
+    want = torch.stack([visual[i][valid[i]].mean(0) for i in range(visual.shape[0])]) @ head.classifier.weight.T
+    assert torch.allclose(logits, want + head.classifier.bias, atol=1e-5)
+    head(out, batch, "bi").backward()
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in run.model.encoder.parameters())
+    for part in (run.model.backbone, run.model.visual_projection):
+        assert sum(float(p.grad.norm()) for p in part.parameters() if p.grad is not None) > 0
+    with pytest.raises(ConfigError, match="features"):
+        bind_dataclass(RunConfig, _recipe(features="pooled"))

@@ -31,6 +31,9 @@ class EncoderOutput:
     text_len: int  # L, text slots
     attention: str  # "bi" | "s2s"
     visual_valid: torch.Tensor  # (B, C) bool: visual tokens of existing views
+    #: (B, C, H) the projected backbone features, before embedding and encoder: what a
+    #: linear probe of the backbone sees (RD's ``features: "visual_mean"`` pools them)
+    visual_input: torch.Tensor | None = None
 
     @property
     def cls(self) -> torch.Tensor:
@@ -133,4 +136,4 @@ class ClinicalBert(nn.Module):
         mask = build_attention_mask(image_valid, text_valid, attention, visibility)
         hidden, _ = self.encoder(hidden, attention_mask=mask)
         return EncoderOutput(hidden=hidden, num_visual=visual.shape[1], text_len=text_valid.shape[1],
-                             attention=attention, visual_valid=visual_valid)
+                             attention=attention, visual_valid=visual_valid, visual_input=visual)
