@@ -54,7 +54,7 @@ def main() -> None:
         return dict(sample, token_ids=ds.records[j]["token_ids"], mesh_tags=ds.records[j].get("mesh_tags", []))
 
     result = {"run": str(args.run), "split": args.split, "studies": len(chosen), "negatives": args.negatives,
-              "imm_mode": cfg.mode, "imm_views": sorted(cfg.views), "view": view, "center": cfg.center,
+              "imm_mode": cfg.mode, "imm_views": sorted(cfg.views), "view": view, "center": cfg.center, "pooling": cfg.pooling,
               "sparsity": cfg.sparsity, "k": cfg.k,
               "R@1_chance": 1 / (1 + args.negatives), "AUC_chance": 0.5}
     # image→report: rank reports for an image; report→image: rank images for a report (this

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cbf.config.recipe import load_recipe
 from cbf.pipeline import run_recipe
 from cbf.testing import tiny_recipe
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def _script(name: str, *args: str) -> dict:
@@ -41,13 +43,18 @@ def test_image_dependence_refuses_a_run_without_a_generation_head(tmp_path):
     assert done.returncode != 0 and "no report-generation head" in done.stderr
 
 
-def test_imm_retrieval_on_the_dual_view_with_centring(tmp_path):
-    recipe = tiny_recipe({"mlm": "mlm", "imm": {"type": "imm", "mode": "contrastive", "views": ["dual"],
-                                                 "center": True}},
-                         views={"s2s": 0.5, "dual": 0.5})
-    run_recipe(recipe, tmp_path, log=lambda *_: None)
-    result = _script("imm_retrieval.py", str(tmp_path), "--split", "test", "--studies", "4", "--negatives", "2")
-    assert result["view"] == "dual" and result["center"] is True
+def test_imm_retrieval_on_the_demo_imm_recipe_at_tiny_scale(tmp_path, monkeypatch):
+    """recipes/demo_imm.jsonnet as shipped (dual view, centring, weighted pooling), made tiny."""
+    monkeypatch.setenv("CBF_CACHE", str(tmp_path / "cache"))
+    data = load_recipe(RECIPES / "demo_imm.jsonnet", [
+        "data.dataset.max_studies=40", "data.dataset.image_size=64", "data.num_workers=0",
+        'model.backbone={"type": "small_cnn", "channels": [8, 8, 16, 16, 32]}', "model.image_size=64",
+        'model.encoder={"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64}',
+        'trainer={"max_steps": 6, "batch_size": 4, "eval_batches": 1}', "hooks=[]"])
+    run_recipe(data, tmp_path / "run", log=lambda *_: None)
+    result = _script("imm_retrieval.py", str(tmp_path / "run"), "--split", "test", "--studies", "4",
+                     "--negatives", "2")
+    assert result["view"] == "dual" and result["center"] is True and result["pooling"] == "weighted"
     for direction in ("image_to_report", "report_to_image"):
         assert 0 <= result[f"{direction}_R@1"] <= 1 and 0 <= result[f"{direction}_AUC"] <= 1
     assert result["R@1_chance"] == pytest.approx(1 / 3)
