@@ -73,9 +73,8 @@ def main() -> None:
                 out = run.model(batch, view)
                 word_mask = imm_word_mask(batch, sep)
                 words, regions = imm.features(out.text, out.visual, word_mask, out.visual_valid)
-                scores = matching_score(words, regions, batch["mesh_tags"].float(), word_mask.float(), k=cfg.k,
-                                        rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity,
-                                        region_mask=out.visual_valid, pooling=cfg.pooling)
+                scores = matching_score(words, regions, batch["mesh_tags"].float(), word_mask.float(),
+                                        region_mask=out.visual_valid, **imm.score_options())
                 true_scores.append(float(scores[0]))
                 neg_scores.extend(float(s) for s in scores[1:])
                 hits += int(scores[0] > scores[1:].max())

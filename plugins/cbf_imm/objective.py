@@ -18,7 +18,9 @@ its own) and turns them into a loss.
   negative pair is *encoded jointly* — image i with report i+s, s = 1..``negatives``, one extra
   encoder pass per s on the step's own view — and S/τ of the true pair is ranked against
   them by cross-entropy, image→report and report→image. This is the comparison retrieval
-  makes, so it is the mode to use when IMM should make true pairs score higher.
+  makes on the s2s and bi views; on the demo it did not lift retrieval above chance (with
+  the printed pooling; the contrastive mode on ``dual`` with ``pooling="weighted"`` did,
+  see recipes/demo_imm.jsonnet).
 - Never on the ``mmm`` view: "the calculation of formula (7) excludes the samples involved in
   the MMM", whose MeSH words have been replaced.
 
@@ -100,6 +102,11 @@ class ImageMeshMatching(Objective):
             self.register_buffer("word_mean", torch.zeros(hidden))
             self.register_buffer("region_mean", torch.zeros(hidden))
 
+    def score_options(self) -> dict[str, Any]:
+        """The configured keyword arguments of :func:`matching_score` / :func:`score_matrix`."""
+        cfg = self.config
+        return dict(k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity, pooling=cfg.pooling)
+
     def features(self, words: torch.Tensor, regions: torch.Tensor, word_mask: torch.Tensor,
                  region_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The vectors the score compares: the encoder outputs, centred when ``center``."""
@@ -128,8 +135,7 @@ class ImageMeshMatching(Objective):
         words, tags, word_mask = out.text[rows], batch[MESH_TAGS][rows], word_mask[rows]
         regions, region_mask = out.visual[rows], out.visual_valid[rows]
         words, regions = self.features(words, regions, word_mask, region_mask)
-        args = dict(k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity, region_mask=region_mask,
-                    return_attention=True, pooling=cfg.pooling)
+        args = dict(self.score_options(), region_mask=region_mask, return_attention=True)
         if cfg.mode == "paper":
             scores, alpha = matching_score(words, regions, tags, word_mask, **args)
             loss = paper_loss(scores, cfg.tau)
@@ -161,10 +167,8 @@ class ImageMeshMatching(Objective):
         rolled = {k: (torch.roll(v, -shift, dims=0) if k in REPORT_FIELDS and torch.is_tensor(v) else v)
                   for k, v in batch.items()}
         out = model(rolled, attention)
-        cfg = self.config
         word_mask = imm_word_mask(rolled, self.sep_id)
         words, regions = self.features(out.text, out.visual, word_mask, out.visual_valid)
-        return matching_score(words, regions, rolled[MESH_TAGS], word_mask,
-                              k=cfg.k, rho1=cfg.rho1, rho2=cfg.rho2, sparse=cfg.sparsity,
-                              region_mask=out.visual_valid, pooling=cfg.pooling)
+        return matching_score(words, regions, rolled[MESH_TAGS], word_mask, region_mask=out.visual_valid,
+                              **self.score_options())
 
