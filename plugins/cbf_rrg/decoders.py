@@ -10,9 +10,13 @@ segment only, and a word sees the image and the words to its left. Their keys/va
 therefore final once computed, and :class:`CachedDecoder` keeps them: each step feeds only
 ``[w_{t-1}, [MASK]_t]`` (positions ``t-1`` and ``t`` of the text), keeps ``w_{t-1}``'s keys/values
 and drops the mask's. :class:`FullDecoder` recomputes the whole sequence every step (the same
-math, for checks). Both expose the :class:`cbf_rrg.beam.StepDecoder` interface.
+math, for checks). Both expose the :class:`cbf_rrg.beam.StepDecoder` interface, and both take an
+optional ``condition`` (B, H) added to the hidden state the prediction head reads (the RRG
+head's findings condition). :class:`GuidedDecoder` combines two of them.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +26,11 @@ from cbf.model.attention_masks import build_attention_mask
 
 class _Base:
     def __init__(self, model, images: torch.Tensor, image_mask: torch.Tensor, beam_size: int,
-                 mask_id: int) -> None:
+                 mask_id: int, condition: torch.Tensor | None = None) -> None:
         self.model = model
         self.mask_id = mask_id
+        #: (B·beam, H) added to the hidden state the prediction head reads, or None
+        self.condition = None if condition is None else condition.repeat_interleave(beam_size, 0)
         visual, visual_valid = model.visual_tokens(images, image_mask)
         self.image_part = model.embed_image_segment(visual)  # (B, P, H)
         b = visual.shape[0]
@@ -34,15 +40,21 @@ class _Base:
         self.step = 0
 
     def _logp(self, hidden_last: torch.Tensor) -> torch.Tensor:
+        if self.condition is not None:
+            hidden_last = hidden_last + self.condition.to(hidden_last.dtype)
         return F.log_softmax(self.model.prediction_head(hidden_last).float(), dim=-1)
+
+    def _reorder_condition(self, index: torch.Tensor) -> None:
+        if self.condition is not None:
+            self.condition = self.condition.index_select(0, index)
 
 
 class CachedDecoder(_Base):
     """Keeps the keys/values of the image segment and of the chosen words."""
 
     def __init__(self, model, images: torch.Tensor, image_mask: torch.Tensor, beam_size: int,
-                 mask_id: int) -> None:
-        super().__init__(model, images, image_mask, beam_size, mask_id)
+                 mask_id: int, condition: torch.Tensor | None = None) -> None:
+        super().__init__(model, images, image_mask, beam_size, mask_id, condition)
         # the image segment attends to itself only (s2s): its keys/values never change
         mask = build_attention_mask(self.image_valid, self.image_valid[:, :0], "s2s")
         _, past = model.encoder(self.image_part, attention_mask=mask, use_cache=True)
@@ -74,14 +86,15 @@ class CachedDecoder(_Base):
     def reorder(self, index: torch.Tensor) -> None:
         self.past = [(k.index_select(0, index), v.index_select(0, index)) for k, v in self.past]
         self.key_valid = self.key_valid.index_select(0, index)
+        self._reorder_condition(index)
 
 
 class FullDecoder(_Base):
     """Recomputes ``[CLS] f… [SEP] w_0 … w_{t-1} [MASK]`` in full at every step."""
 
     def __init__(self, model, images: torch.Tensor, image_mask: torch.Tensor, beam_size: int,
-                 mask_id: int) -> None:
-        super().__init__(model, images, image_mask, beam_size, mask_id)
+                 mask_id: int, condition: torch.Tensor | None = None) -> None:
+        super().__init__(model, images, image_mask, beam_size, mask_id, condition)
         self.image_part = self.image_part.repeat_interleave(beam_size, 0)
         self.image_valid = self.image_valid.repeat_interleave(beam_size, 0)
         self.words = torch.zeros(self.image_part.shape[0], 0, dtype=torch.long, device=self.image_part.device)
@@ -103,3 +116,37 @@ class FullDecoder(_Base):
         self.image_part = self.image_part.index_select(0, index)
         self.image_valid = self.image_valid.index_select(0, index)
         self.words = self.words.index_select(0, index)
+        self._reorder_condition(index)
+
+
+class GuidedDecoder:
+    """Guidance between two decoders of the same studies that differ only in their condition:
+    ``log p = log p_c + γ·(log p_c − log p_ref)``, renormalised, for the words that the
+    conditioned decoder itself finds plausible (``p_c(w) ≥ α·max p_c``, after contrastive
+    decoding's plausibility constraint; Li et al., 2023); the other words keep ``log p_c``. So
+    guidance chooses among the words the model would write and never promotes one it would not.
+
+    This is classifier-free guidance for text (Sanchez et al., 2023) with the all-normal study as
+    the reference: a study predicted normal is decoded exactly as without guidance, and a
+    finding's words get γ times the push that the condition alone gives them. Why it is needed:
+    beam search returns the single most probable report, and a finding's phrasings are many and
+    each is rarer than the one normal sentence, so a decoder that gives a finding real weight
+    still writes the normal template.
+    """
+
+    def __init__(self, conditioned, reference, guidance: float, plausibility: float) -> None:
+        self.conditioned, self.reference = conditioned, reference
+        self.guidance = guidance
+        self.log_alpha = math.log(plausibility) if plausibility > 0 else None
+
+    def log_probs(self, previous: torch.Tensor | None) -> torch.Tensor:
+        logp = self.conditioned.log_probs(previous)
+        guided = logp + self.guidance * (logp - self.reference.log_probs(previous))
+        if self.log_alpha is not None:
+            keep = logp >= logp.max(-1, keepdim=True).values + self.log_alpha
+            guided = torch.where(keep, guided, logp)
+        return F.log_softmax(guided, dim=-1)
+
+    def reorder(self, index: torch.Tensor) -> None:
+        self.conditioned.reorder(index)
+        self.reference.reorder(index)

@@ -13,6 +13,9 @@ under beam search (:mod:`cbf_rrg.beam`), with a key/value cache (:mod:`cbf_rrg.d
 
 ``findings_plan`` (off by default; not in the paper) makes the decoder first write a plan, the
 study's positive CheXpert findings as words, then the report; see :mod:`cbf_rrg.plan`.
+``findings_condition`` (off by default; not in the paper) conditions every word on the study's
+CheXpert findings, predicted from the image at inference, and decodes with guidance; see
+:mod:`cbf_rrg.condition`.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from cbf.api import VIEW_ATTENTION, BuildContext, Head, Tokenizer, check_objecti
 from cbf.masking import (IGNORE_INDEX, check_probs, choose_positions, corrupt, masked_token_loss,
                          ordinary_ids)
 from cbf_rrg.beam import BeamOptions, beam_search
-from cbf_rrg.decoders import CachedDecoder, FullDecoder
+from cbf_rrg.condition import FindingsCondition, normal_findings
+from cbf_rrg.decoders import CachedDecoder, FullDecoder, GuidedDecoder
 from cbf_rrg.plan import FindingsPlan
 
 
@@ -70,6 +74,17 @@ class ReportGenerationHead(Head):
         #: output. Needs the ``chexpert`` field (a labeler annotator or dataset labels). See
         #: cbf_rrg.plan for why: the plan's words depend on the image alone.
         findings_plan: bool = False
+        #: not in the paper: condition every word on the study's 14 CheXpert findings — its own
+        #: labels while training, a jointly trained image classifier's at inference. Needs the
+        #: ``chexpert`` field. See cbf_rrg.condition
+        findings_condition: bool = False
+        #: findings_condition: a finding is on at inference when its probability exceeds this
+        condition_threshold: float = 0.3
+        #: findings_condition: guidance γ at decoding; 0 decodes the conditioned model as it is
+        condition_guidance: float = 0.0
+        #: findings_condition: guidance keeps only words with p ≥ this × the top word's p under
+        #: the conditioned model (0 keeps every word)
+        condition_plausibility: float = 0.1
 
         def validate(self) -> None:
             check_objective_options(self.views, self.weight)
@@ -81,6 +96,15 @@ class ReportGenerationHead(Head):
                 raise ValueError(f"mask_rate must be in (0, 1], got {self.mask_rate}")
             check_probs(self.mask_token_prob, self.random_token_prob)
             self.beam_options().validate()
+            if not 0 < self.condition_threshold < 1:
+                raise ValueError(f"condition_threshold must be in (0, 1), got {self.condition_threshold}")
+            if self.condition_guidance < 0:
+                raise ValueError(f"condition_guidance must be >= 0, got {self.condition_guidance}")
+            if not 0 <= self.condition_plausibility < 1:
+                raise ValueError(f"condition_plausibility must be in [0, 1), got {self.condition_plausibility}")
+            if self.findings_plan and self.findings_condition:
+                raise ValueError("findings_plan and findings_condition are two answers to the same problem; "
+                                 "turn one of them off")
 
         def beam_options(self, **overrides: Any) -> BeamOptions:
             values = {"beam_size": self.beam_size, "max_length": self.max_length, "min_length": self.min_length,
@@ -89,6 +113,7 @@ class ReportGenerationHead(Head):
             return BeamOptions(**values)
 
     labels_key = "rrg_labels"
+    condition_key = "rrg_findings"
 
     def __init__(self, config: "ReportGenerationHead.Config", ctx: BuildContext) -> None:
         super().__init__(config)
@@ -96,6 +121,8 @@ class ReportGenerationHead(Head):
         self.mask_id, self.sep_id = tok.mask_id, tok.sep_id
         self.register_buffer("pool", torch.tensor(ordinary_ids(tok), dtype=torch.long), persistent=False)
         self.plan = FindingsPlan(tok) if config.findings_plan else None
+        self.condition = (FindingsCondition(ctx.model.hidden_size, config.condition_threshold)
+                          if config.findings_condition else None)
         # the prediction head is the model's, shared with MLM/MMM: kept out of this module's parameters
         self._shared = {"head": ctx.model.prediction_head}
 
@@ -103,6 +130,8 @@ class ReportGenerationHead(Head):
     def prepare(self, batch: dict[str, Any], view: str, generator: torch.Generator) -> None:
         if self.plan is not None:
             self.plan.prepend(batch)
+        if self.condition is not None:
+            batch[self.condition_key] = self.condition.targets(batch)
         if self.config.training == "pseudo":
             self._prepare_pseudo(batch)
             return
@@ -148,16 +177,27 @@ class ReportGenerationHead(Head):
         batch[self.labels_key] = labels
 
     def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:
-        return masked_token_loss(self._shared["head"], out.text, batch[self.labels_key])
+        text, labels = out.text, batch[self.labels_key]
+        if self.condition is not None:
+            findings = batch[self.condition_key].to(text.device)
+            text = text + self.condition.embed(findings)[:, None, :].to(text.dtype)
+        loss = masked_token_loss(self._shared["head"], text, labels)
+        if self.condition is None:
+            return loss
+        extra = self.condition.classifier_loss(out.visual_input, out.visual_valid, findings)
+        return extra if loss is None else loss + extra
 
     # -- inference -----------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, model: Any, batch: dict[str, Any], tokenizer: Tokenizer, *,
                  beam_size: int | None = None, max_length: int | None = None, min_length: int | None = None,
                  length_penalty: float | None = None, no_repeat_ngram_size: int | None = None,
-                 block_unk: bool | None = None, use_cache: bool = True) -> list[list[int]]:
+                 block_unk: bool | None = None, use_cache: bool = True,
+                 findings: torch.Tensor | None = None) -> list[list[int]]:
         """Token ids (no specials) of the best report per study of ``batch`` (``images``,
-        ``image_mask``). Options left at None take the head's configured values."""
+        ``image_mask``). Options left at None take the head's configured values. With
+        ``findings_condition``, ``findings`` (B, 14) 0/1 CheXpert labels replace the image
+        classifier's decisions (to write a report that states given findings, or for checks)."""
         options = self.config.beam_options(beam_size=beam_size, max_length=max_length, min_length=min_length,
                                            length_penalty=length_penalty,
                                            no_repeat_ngram_size=no_repeat_ngram_size)
@@ -174,7 +214,13 @@ class ReportGenerationHead(Head):
         model.eval()
         try:
             cls = CachedDecoder if use_cache else FullDecoder
-            decoder = cls(model, images, image_mask, options.beam_size, tokenizer.mask_id)
+            if self.condition is None:
+                if findings is not None:
+                    raise ValueError("findings are given but this rrg head has no findings_condition")
+                decoder = cls(model, images, image_mask, options.beam_size, tokenizer.mask_id)
+            else:
+                decoder = self._conditioned_decoder(cls, model, images, image_mask, options.beam_size,
+                                                    tokenizer.mask_id, findings)
             best = beam_search(decoder, images.shape[0], options, sep_id=tokenizer.sep_id, blocked_ids=blocked,
                                device=device)
         finally:
@@ -183,3 +229,20 @@ class ReportGenerationHead(Head):
         if self.plan is not None:
             reports = [self.plan.strip(ids) for ids in reports]
         return reports
+
+    def _conditioned_decoder(self, cls: type, model: Any, images: torch.Tensor, image_mask: torch.Tensor,
+                             beam_size: int, mask_id: int, findings: torch.Tensor | None) -> Any:
+        visual, valid = model.visual_tokens(images, image_mask)
+        if findings is None:
+            findings = self.condition.decide(self.condition.probabilities(visual, valid))
+        elif findings.shape != (images.shape[0], self.condition.embedding.in_features):
+            raise ValueError(f"findings must be (studies, {self.condition.embedding.in_features}) 0/1 labels, "
+                             f"got {tuple(findings.shape)}")
+        findings = findings.to(images.device).float()
+        conditioned = cls(model, images, image_mask, beam_size, mask_id, self.condition.embed(findings))
+        if not self.config.condition_guidance:
+            return conditioned
+        normal = self.condition.embed(normal_findings(images.shape[0], images.device))
+        reference = cls(model, images, image_mask, beam_size, mask_id, normal)
+        return GuidedDecoder(conditioned, reference, self.config.condition_guidance,
+                             self.config.condition_plausibility)
