@@ -50,7 +50,10 @@ def main() -> None:
                 head.prepare(batch, "s2s", torch.Generator().manual_seed(start))  # same targets both times
                 out = run.model(batch, "s2s")
                 labels = batch[head.labels_key]
-                logp = torch.log_softmax(run.model.prediction_head(out.text).float(), -1)
+                text = out.text
+                if getattr(head, "condition", None) is not None:  # the study's true findings, as in training
+                    text = text + head.condition.embed(batch[head.condition_key])[:, None, :]
+                logp = torch.log_softmax(run.model.prediction_head(text).float(), -1)
                 valid = labels != IGNORE_INDEX
                 nll = -logp.gather(-1, labels.clamp_min(0)[..., None])[..., 0][valid]
                 totals[kind] += float(nll.sum())

@@ -58,3 +58,24 @@ def test_imm_retrieval_on_the_demo_imm_recipe_at_tiny_scale(tmp_path, monkeypatc
     for direction in ("image_to_report", "report_to_image"):
         assert 0 <= result[f"{direction}_R@1"] <= 1 and 0 <= result[f"{direction}_AUC"] <= 1
     assert result["R@1_chance"] == pytest.approx(1 / 3)
+
+
+def test_findings_condition_bench_compares_the_sources_of_findings(tmp_path):
+    head = {"type": "rrg", "training": "pseudo", "findings_condition": True, "condition_guidance": 2.0}
+    run_recipe(tiny_recipe({}, views={"s2s": 1.0}, head=head), tmp_path, log=lambda *_: None)
+    result = _script("findings_condition.py", str(tmp_path), "--split", "train", "--studies", "6", "--beam", "2",
+                     "--max-length", "8")
+    assert result["studies"] == 6 and result["guidance"] == 2.0 and result["threshold"] == 0.3
+    for source in ("classifier", "classifier_no_guidance", "true_findings", "normal_findings"):
+        scores = result[source]
+        assert all(0 <= scores[k] <= 1 for k in ("CE_micro_f1", "CE_macro_f1", "CE_example_f1"))
+        assert 1 <= scores["distinct_reports"] <= 6
+    assert result["normal_findings"]["findings_per_study"] == 0
+    assert result["true_findings"]["findings_per_study"] > 0  # the toy studies have findings
+    assert result["classifier"]["findings_per_study"] == result["classifier_no_guidance"]["findings_per_study"]
+
+
+def test_findings_condition_bench_refuses_a_head_without_the_condition(rrg_run):
+    done = subprocess.run([sys.executable, str(BENCH / "findings_condition.py"), str(rrg_run)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and "no rrg head with findings_condition" in done.stderr
