@@ -128,7 +128,7 @@ class GuidedDecoder:
 
     This is classifier-free guidance for text (Sanchez et al., 2023) with the all-normal study as
     the reference: a study predicted normal is decoded exactly as without guidance, and a
-    finding's words get γ times the push that the condition alone gives them. Why it is needed:
+    finding's words get 1 + γ times the push that the condition alone gives them. Why it is needed:
     beam search returns the single most probable report, and a finding's phrasings are many and
     each is rarer than the one normal sentence, so a decoder that gives a finding real weight
     still writes the normal template.
