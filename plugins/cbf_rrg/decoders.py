@@ -121,32 +121,45 @@ class FullDecoder(_Base):
 
 class GuidedDecoder:
     """Guidance between two decoders of the same studies that differ only in their condition:
-    ``log p = log p_c + γ·(log p_c − log p_ref)``, renormalised, for the words that the
-    conditioned decoder itself finds plausible (``p_c(w) ≥ α·max p_c``, after contrastive
-    decoding's plausibility constraint; Li et al., 2023); the other words keep ``log p_c``. So
-    guidance chooses among the words the model would write and never promotes one it would not.
+    ``log p = log p_c + γ·(log p_c − log p_ref)``, renormalised, for the words that
 
-    This is classifier-free guidance for text (Sanchez et al., 2023) with the all-normal study as
-    the reference: a study predicted normal is decoded exactly as without guidance, and a
-    finding's words get 1 + γ times the push that the condition alone gives them. Why it is needed:
-    beam search returns the single most probable report, and a finding's phrasings are many and
-    each is rarer than the one normal sentence, so a decoder that gives a finding real weight
-    still writes the normal template.
+    - the conditioned decoder itself finds plausible (``p_c(w) ≥ α·max p_c``, after contrastive
+      decoding's plausibility constraint; Li et al., 2023), so guidance chooses among the words
+      the model would write and never promotes one it would not;
+    - the hypothesis has not said yet: a word is pushed until it is written once, then it gets
+      the conditioned model's own probability, as every other word does.
+
+    The other words keep ``log p_c``. This is classifier-free guidance for text (Sanchez et al.,
+    2023) with the all-normal study as the reference: a study predicted normal is decoded exactly
+    as without guidance, and a finding's words get 1 + γ times the push that the condition alone
+    gives them. Why it is needed: beam search returns the single most probable report, and a
+    finding's phrasings are many and each is rarer than the one normal sentence, so a decoder that
+    gives a finding real weight still writes the normal template. Why once: pushed at every step,
+    a finding's words come back again and again ("cardiomegaly . cardiomegaly . stable
+    cardiomegaly"); on the demo's validation split the once-rule took the reports with a word
+    repeated back to back from 35 of 393 to 0 at the same clinical efficacy.
     """
 
     def __init__(self, conditioned, reference, guidance: float, plausibility: float) -> None:
         self.conditioned, self.reference = conditioned, reference
         self.guidance = guidance
         self.log_alpha = math.log(plausibility) if plausibility > 0 else None
+        self.said: torch.Tensor | None = None  # (rows, V) bool: words each hypothesis has written
 
     def log_probs(self, previous: torch.Tensor | None) -> torch.Tensor:
         logp = self.conditioned.log_probs(previous)
         guided = logp + self.guidance * (logp - self.reference.log_probs(previous))
+        if self.said is None:
+            self.said = torch.zeros_like(logp, dtype=torch.bool)
+        if previous is not None:
+            self.said[torch.arange(len(previous), device=previous.device), previous] = True
+        guide = ~self.said
         if self.log_alpha is not None:
-            keep = logp >= logp.max(-1, keepdim=True).values + self.log_alpha
-            guided = torch.where(keep, guided, logp)
-        return F.log_softmax(guided, dim=-1)
+            guide &= logp >= logp.max(-1, keepdim=True).values + self.log_alpha
+        return F.log_softmax(torch.where(guide, guided, logp), dim=-1)
 
     def reorder(self, index: torch.Tensor) -> None:
         self.conditioned.reorder(index)
         self.reference.reorder(index)
+        if self.said is not None:
+            self.said = self.said.index_select(0, index)

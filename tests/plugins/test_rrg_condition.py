@@ -165,6 +165,31 @@ def test_guided_log_probs_by_hand():
     assert torch.allclose(free, raw - torch.logsumexp(raw, 0), atol=1e-6)
 
 
+def _guided_by_hand(lc, lr, gamma, guide):
+    raw = torch.where(guide, lc + gamma * (lc - lr), lc)
+    return raw - torch.logsumexp(raw, 0)
+
+
+def test_a_word_is_guided_until_the_hypothesis_has_said_it():
+    row_c, row_r = [2.0, 1.0, 0.0, -5.0], [3.0, 0.0, 0.0, -9.0]
+    cond, ref = _Fixed([row_c, row_c]), _Fixed([row_r, row_r])
+    lc, lr = cond.logp[0], ref.logp[0]
+    dec = GuidedDecoder(cond, ref, 2.0, 0.1)
+    plausible = torch.tensor([True, True, True, False])
+    first = dec.log_probs(None)
+    assert torch.allclose(first[0], _guided_by_hand(lc, lr, 2.0, plausible), atol=1e-6)
+    second = dec.log_probs(torch.tensor([1, 0]))  # row 0 wrote word 1, row 1 wrote word 0
+    assert torch.allclose(second[0], _guided_by_hand(lc, lr, 2.0, plausible & torch.tensor([1, 0, 1, 1]).bool()),
+                          atol=1e-6)
+    assert torch.allclose(second[1], _guided_by_hand(lc, lr, 2.0, plausible & torch.tensor([0, 1, 1, 1]).bool()),
+                          atol=1e-6)
+    assert int(second[0].argmax()) == 0  # word 1 is no longer pushed past word 0
+    dec.reorder(torch.tensor([1, 1]))  # both beams now continue row 1: word 0 said, not word 1
+    third = dec.log_probs(torch.tensor([2, 2]))
+    expected = _guided_by_hand(lc, lr, 2.0, plausible & torch.tensor([0, 1, 0, 1]).bool())
+    assert torch.allclose(third[0], expected, atol=1e-6) and torch.allclose(third[1], expected, atol=1e-6)
+
+
 def test_guidance_changes_nothing_when_the_condition_is_the_reference():
     cond = _Fixed([[0.5, 2.0, -1.0, -8.0]])
     got = GuidedDecoder(cond, _Fixed([[0.5, 2.0, -1.0, -8.0]]), 7.0, 0.1).log_probs(None)
