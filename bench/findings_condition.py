@@ -20,9 +20,10 @@ import torch
 from tqdm.auto import tqdm
 
 from cbf.data.pipeline import collate
+from cbf.targets import u_zeros
 from cbf.training.build import load_trained_run
 from cbf_clinical_efficacy import ClinicalEfficacy
-from cbf_rrg.condition import NO_FINDING, normal_findings, u_zeros
+from cbf_rrg.condition import NO_FINDING, derive_no_finding, normal_findings
 
 SOURCES = ("classifier", "classifier_no_guidance", "true_findings", "normal_findings")
 
@@ -58,13 +59,10 @@ def main() -> None:
             visual, valid = run.model.visual_tokens(batch["images"], batch["image_mask"])
             decided = head.condition.decide(head.condition.probabilities(visual, valid))
             findings = {"classifier": decided, "classifier_no_guidance": decided,
-                        "true_findings": u_zeros(batch["chexpert"].float()),
+                        "true_findings": derive_no_finding(u_zeros(batch["chexpert"].float())),
                         "normal_findings": normal_findings(len(batch["ids"]))}
             for source in SOURCES:
-                labels = findings[source].clone()
-                if source == "true_findings":  # as decide() does: "No Finding" iff no finding
-                    rest = torch.cat([labels[:, :NO_FINDING], labels[:, NO_FINDING + 1:]], 1)
-                    labels[:, NO_FINDING] = (rest.sum(1) == 0).float()
+                labels = findings[source]
                 head.config.condition_guidance = 0.0 if source == "classifier_no_guidance" else guidance
                 try:
                     ids = head.generate(run.model, batch, tok, findings=labels, **decode)

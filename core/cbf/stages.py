@@ -25,6 +25,7 @@ import torch
 
 from cbf.config.binding import Component, ConfigError, bind_dataclass, plugin
 from cbf.config.schema import RunConfig
+from cbf.targets import u_zeros
 
 Log = Callable[[str], None]
 
@@ -350,7 +351,7 @@ def _as_row(record: dict, key: str) -> list[float]:
 def _targets(values: torch.Tensor, key: str) -> torch.Tensor:
     """Positive = 1, everything else (0, uncertain -1, blank) = 0, as the heads train."""
     if key == "chexpert":
-        return (values == 1).float()
+        return u_zeros(values)
     return torch.nan_to_num(values, nan=0.0)
 
 

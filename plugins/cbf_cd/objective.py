@@ -13,7 +13,7 @@ from torch import nn
 from cbf.api import BuildContext, Objective, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import CHEXPERT, CHEXPERT_LABELS
-from cbf_cd.labels import uncertainty_targets
+from cbf.targets import uncertainty_targets
 
 
 class ClinicalDiagnosis(Objective):

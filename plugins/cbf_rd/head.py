@@ -25,6 +25,8 @@ from torch import nn
 from cbf.api import BuildContext, Head, check_objective_options
 from cbf.errors import DataError
 from cbf.fields import CHEXPERT, CHEXPERT_LABELS, LABELS, NIH_LABELS
+from cbf.model.clinical_bert import mean_visual
+from cbf.targets import u_zeros
 
 
 class RadiographDiagnosisHead(Head):
@@ -82,9 +84,7 @@ class RadiographDiagnosisHead(Head):
     def logits(self, out: Any) -> torch.Tensor:
         if self.config.features == "cls":
             return self.classifier(out.cls)
-        valid = out.visual_valid.unsqueeze(-1).to(out.visual_input.dtype)
-        pooled = (out.visual_input * valid).sum(1) / valid.sum(1).clamp_min(1.0)
-        return self.classifier(pooled)
+        return self.classifier(mean_visual(out.visual_input, out.visual_valid))
 
     def targets(self, batch: dict[str, Any]) -> torch.Tensor:
         """(B, K) float targets, NaN where unknown (left out of the loss)."""
@@ -99,7 +99,7 @@ class RadiographDiagnosisHead(Head):
             raise DataError(f"head 'rd': batch field {key!r} has shape {tuple(y.shape)}, expected "
                             f"(batch, {self.config.num_labels}) (set num_labels to the dataset's label count)")
         if self.config.target == "chexpert":  # U-Zeros: positive stays 1; negative, uncertain, blank → 0
-            return (y == 1).float()
+            return u_zeros(y)
         return y
 
     def forward(self, out: Any, batch: dict[str, Any], view: str) -> torch.Tensor | None:

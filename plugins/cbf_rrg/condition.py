@@ -33,6 +33,8 @@ from torch import nn
 
 from cbf.errors import DataError
 from cbf.fields import CHEXPERT, CHEXPERT_LABELS
+from cbf.model.clinical_bert import mean_visual
+from cbf.targets import u_zeros
 
 #: scale of the condition map's output (an effective learning-rate multiplier for a
 #: zero-initialised map under Adam; see the module docstring)
@@ -40,9 +42,13 @@ GAIN = 10.0
 NO_FINDING = CHEXPERT_LABELS.index("No Finding")
 
 
-def u_zeros(chexpert: torch.Tensor) -> torch.Tensor:
-    """(B, 14) CheXpert values → 0/1: positive stays 1; negative, uncertain and blank → 0."""
-    return (chexpert == 1).float()
+def derive_no_finding(labels: torch.Tensor) -> torch.Tensor:
+    """(B, 14) 0/1 labels with "No Finding" set exactly where no finding is on (the labeler's
+    own rule), so that a condition never pairs a finding with "No Finding"."""
+    labels = labels.clone()
+    findings = torch.cat([labels[:, :NO_FINDING], labels[:, NO_FINDING + 1:]], dim=1)
+    labels[:, NO_FINDING] = (findings.sum(1) == 0).to(labels.dtype)
+    return labels
 
 
 def normal_findings(batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -75,22 +81,13 @@ class FindingsCondition(nn.Module):
 
     def classifier_loss(self, visual_input: torch.Tensor, visual_valid: torch.Tensor,
                         targets: torch.Tensor) -> torch.Tensor:
-        logits = self.classifier(self.pooled(visual_input, visual_valid)).float()
+        logits = self.classifier(mean_visual(visual_input, visual_valid)).float()
         return F.binary_cross_entropy_with_logits(logits, targets.to(logits.device))
 
     # -- inference -----------------------------------------------------------------------
-    @staticmethod
-    def pooled(visual: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Mean of the valid projected visual tokens: (B, C, H), (B, C) → (B, H)."""
-        w = valid.unsqueeze(-1).to(visual.dtype)
-        return (visual * w).sum(1) / w.sum(1).clamp_min(1.0)
-
     def probabilities(self, visual: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.classifier(self.pooled(visual, valid)).float())
+        return torch.sigmoid(self.classifier(mean_visual(visual, valid)).float())
 
     def decide(self, probabilities: torch.Tensor) -> torch.Tensor:
         """(B, 14) probabilities → 0/1 labels; "No Finding" is on iff no finding is."""
-        labels = (probabilities > self.threshold).float()
-        findings = torch.cat([labels[:, :NO_FINDING], labels[:, NO_FINDING + 1:]], dim=1)
-        labels[:, NO_FINDING] = (findings.sum(1) == 0).float()
-        return labels
+        return derive_no_finding((probabilities > self.threshold).float())

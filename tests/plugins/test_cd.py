@@ -10,7 +10,8 @@ import torch
 from cbf.config.binding import ConfigError, bind_dataclass
 from cbf.errors import DataError
 from cbf.testing import check_objective
-from cbf_cd import ClinicalDiagnosis, u_ones, u_zeros, uncertainty_targets
+from cbf.targets import u_ones, u_zeros, uncertainty_targets
+from cbf_cd import ClinicalDiagnosis
 
 NAN = float("nan")
 

@@ -22,6 +22,13 @@ TEXT_SEGMENT = 1
 TEXT_POSITION_START = 3
 
 
+def mean_visual(visual: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean over a study's valid visual tokens: (B, C, H), (B, C) bool → (B, H); what heads that
+    classify the backbone's features directly (bypassing the encoder) pool."""
+    weights = valid.unsqueeze(-1).to(visual.dtype)
+    return (visual * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
 @dataclass
 class EncoderOutput:
     """The encoder's output plus the layout facts objectives need to slice it."""

@@ -1,4 +1,5 @@
-"""CheXpert values (1 positive, 0 negative, -1 uncertain, nan not mentioned) → 0/1 targets.
+"""CheXpert values (1 positive, 0 negative, -1 uncertain, nan not mentioned; the ``chexpert``
+field) → 0/1 training targets, for every objective, head and stage that learns or scores them.
 
 The paper uses "U-Zeros": only positives are 1. "U-Ones" (uncertain counts as positive) is
 the other policy of the CheXpert paper, offered for comparison.
@@ -24,3 +25,6 @@ def uncertainty_targets(chexpert: torch.Tensor, policy: str) -> torch.Tensor:
     if policy == "ones":
         return u_ones(chexpert)
     raise ValueError(f"unknown uncertainty policy {policy!r}; use 'zeros' (U-Zeros) or 'ones' (U-Ones)")
+
+
+__all__ = ["u_ones", "u_zeros", "uncertainty_targets"]
